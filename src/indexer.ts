@@ -1,0 +1,100 @@
+/**
+ * Fills the search index just behind the sequencer, off the append path.
+ * Rows of committed entries are written in their own transaction after the
+ * waiters are answered; the index never runs ahead of the log, and after a
+ * restart it catches up by decoding the entries it lacks.
+ */
+import type { Logger } from 'pino';
+import { type Decision, decodeDecision } from './decision.js';
+import { StorageError } from './errors.js';
+import { leafHash } from './hash.js';
+import type { IndexRow, Store } from './store/store.js';
+
+const CATCH_UP_CHUNK = 4096;
+
+/** Returns the search index row of one logged decision. */
+export function indexRow(index: number, hash: Uint8Array, d: Decision): IndexRow {
+  return {
+    index,
+    leafHash: hash,
+    time: d.time,
+    decision: d.decision,
+    iss: d.iss,
+    aud: d.aud,
+    key_domain: d.key_domain,
+    kid: d.kid,
+    tenant: d.tenant ?? null,
+    rp: d.rp,
+  };
+}
+
+export class Indexer {
+  private pending: IndexRow[] = [];
+  private running: Promise<void> | undefined;
+  private target = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Queues the rows of a commit that made the tree `size` entries long. */
+  add(rows: IndexRow[], size: number): void {
+    for (const row of rows) this.pending.push(row);
+    this.catchUp(size);
+  }
+
+  /** Starts (or extends) indexing up to `size`; resolves when the index reaches it. */
+  catchUp(size: number): Promise<void> {
+    this.target = Math.max(this.target, size);
+    if (!this.running) {
+      this.running = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => this.run())
+        .catch((err) => this.logger?.error({ err }, 'search indexing failed; retried on the next commit'))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }
+    return this.running;
+  }
+
+  /** Resolves once every queued row is written. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async run(): Promise<void> {
+    let indexed = await this.store.indexedSize();
+    while (indexed < this.target) {
+      const rows = this.takePending(indexed);
+      const batch = rows.length > 0 ? rows : await this.decodeFromLog(indexed);
+      const end = indexed + batch.length;
+      await this.store.addIndexRows(batch, end);
+      indexed = end;
+    }
+  }
+
+  /** Takes queued rows that continue the index exactly at `indexed`; drops older ones. */
+  private takePending(indexed: number): IndexRow[] {
+    const start = this.pending.findIndex((row) => row.index >= indexed);
+    if (start < 0) {
+      this.pending = [];
+      return [];
+    }
+    if (this.pending[start]!.index !== indexed) return [];
+    let end = start;
+    while (end < this.pending.length && this.pending[end]!.index === indexed + (end - start)) end++;
+    const rows = this.pending.slice(start, end);
+    this.pending = this.pending.slice(end);
+    return rows;
+  }
+
+  private async decodeFromLog(indexed: number): Promise<IndexRow[]> {
+    const end = Math.min(this.target, indexed + CATCH_UP_CHUNK);
+    const entries = await this.store.readEntries(indexed, end);
+    if (entries.length === 0) {
+      throw new StorageError('corrupt_store', `entries from index ${indexed} are missing from the log`);
+    }
+    return entries.map((data, i) => indexRow(indexed + i, leafHash(data), decodeDecision(data)));
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The ledger: a store, the group-commit sequencer, the search indexer and
+ * the log's signing key, behind the operations the server and the CLI use.
+ * Proofs are only computed for sizes that a stored signed checkpoint covers.
+ */
+import type { Logger } from 'pino';
+import type { Decision } from './decision.js';
+import { AuthError, InputError, NotFoundError } from './errors.js';
+import { leafHash } from './hash.js';
+import { Indexer } from './indexer.js';
+import type { Signer } from './note.js';
+import { consistencyNodes, inclusionNodes, rehash } from './proof.js';
+import { Sequencer, type SequencerOptions, type Sequenced } from './sequencer.js';
+import type { CheckpointRecord, SearchPage, SearchQuery, Store, StoredTile } from './store/store.js';
+import { TileReader } from './store/tile-reader.js';
+import { generateToken, hashToken, tokenHashesEqual, VALIDATOR_NAME } from './tokens.js';
+
+export interface LedgerOptions extends SequencerOptions {
+  /** Full tiles kept in memory for proofs (default 4096, about 64 MiB). */
+  tileCacheSize?: number;
+}
+
+export interface Receipt extends Sequenced {
+  inclusionProof: Uint8Array[];
+}
+
+export interface AppendResult {
+  checkpoint: CheckpointRecord;
+  entries: Receipt[];
+}
+
+export interface EntryWithHash {
+  index: number;
+  data: Uint8Array;
+  leafHash: Uint8Array;
+}
+
+export class Ledger {
+  private readonly tiles: TileReader;
+  private readonly sequencer: Sequencer;
+  private readonly indexer: Indexer;
+
+  private constructor(
+    readonly store: Store,
+    readonly origin: string,
+    readonly verifierKey: string,
+    signer: Signer,
+    options: LedgerOptions,
+    private readonly logger?: Logger,
+  ) {
+    this.tiles = new TileReader(store, options.tileCacheSize);
+    this.sequencer = new Sequencer(store, this.tiles, signer, origin, options);
+    this.indexer = new Indexer(store, logger);
+    this.sequencer.onCommit = (rows, size) => this.indexer.add(rows, size);
+  }
+
+  /** Opens a ledger on a store, loading the tree state and catching up the search index. */
+  static async open(
+    store: Store,
+    signer: Signer,
+    verifierKey: string,
+    options: LedgerOptions = {},
+  ): Promise<Ledger> {
+    const ledger = new Ledger(store, signer.name, verifierKey, signer, options, options.logger);
+    await ledger.sequencer.load();
+    await ledger.indexer.catchUp(ledger.sequencer.checkpoint?.size ?? 0);
+    return ledger;
+  }
+
+  /** The newest signed checkpoint, or undefined for a log with no entries yet. */
+  latestCheckpoint(): CheckpointRecord | undefined {
+    return this.sequencer.checkpoint;
+  }
+
+  /** Appends one request's decisions and returns a receipt for each, proved against one checkpoint. */
+  async append(validator: string, decisions: Decision[]): Promise<AppendResult> {
+    const { checkpoint, entries } = await this.sequencer.append(validator, decisions);
+    const receipts: Receipt[] = [];
+    for (const entry of entries) {
+      const nodes = inclusionNodes(entry.index, checkpoint.size);
+      const proof = rehash(nodes, await this.tiles.readNodes(nodes.ids));
+      receipts.push({ ...entry, inclusionProof: proof });
+    }
+    return { checkpoint, entries: receipts };
+  }
+
+  /** Returns the signed checkpoint of exactly this size, or throws NotFoundError. */
+  async checkpointAt(size: number): Promise<CheckpointRecord> {
+    const latest = this.latestCheckpoint();
+    if (!latest || size > latest.size) {
+      throw new InputError(
+        'size_out_of_range',
+        `tree size ${size} is past the latest checkpoint (size ${latest?.size ?? 0})`,
+      );
+    }
+    if (size === latest.size) return latest;
+    const found = await this.store.checkpoint(size);
+    if (!found) {
+      throw new NotFoundError(
+        'checkpoint_not_found',
+        `the log signed no checkpoint of size ${size}; use the size of a published checkpoint`,
+      );
+    }
+    return found;
+  }
+
+  /** Returns the inclusion proof of an entry in the checkpoint of `size` (default: the latest). */
+  async inclusionProof(
+    index: number,
+    size?: number,
+  ): Promise<{ checkpoint: CheckpointRecord; proof: Uint8Array[] }> {
+    const checkpoint = await this.checkpointAt(size ?? this.latestSize());
+    if (index >= checkpoint.size) {
+      throw new InputError(
+        'index_out_of_range',
+        `index ${index} is not below tree size ${checkpoint.size}`,
+      );
+    }
+    const nodes = inclusionNodes(index, checkpoint.size);
+    return { checkpoint, proof: rehash(nodes, await this.tiles.readNodes(nodes.ids)) };
+  }
+
+  /** Finds the first entry with this leaf hash among indexed entries. */
+  async indexOfLeafHash(hash: Uint8Array): Promise<number> {
+    const index = await this.store.indexOfLeafHash(hash);
+    if (index === undefined) {
+      throw new NotFoundError('entry_not_found', 'no indexed entry has this leaf hash');
+    }
+    return index;
+  }
+
+  /** Returns the consistency proof between two checkpoints (`newSize` default: the latest). */
+  async consistencyProof(
+    oldSize: number,
+    newSize?: number,
+  ): Promise<{ oldCheckpoint: CheckpointRecord; checkpoint: CheckpointRecord; proof: Uint8Array[] }> {
+    if (oldSize === 0) {
+      throw new InputError(
+        'size_out_of_range',
+        'old tree size 0 proves nothing: trust a first checkpoint on its signature alone',
+      );
+    }
+    const checkpoint = await this.checkpointAt(newSize ?? this.latestSize());
+    if (oldSize > checkpoint.size) {
+      throw new InputError(
+        'size_out_of_range',
+        `old tree size ${oldSize} is larger than new tree size ${checkpoint.size}`,
+      );
+    }
+    const oldCheckpoint = await this.checkpointAt(oldSize);
+    const nodes = consistencyNodes(oldSize, checkpoint.size);
+    const proof = rehash(nodes, await this.tiles.readNodes(nodes.ids));
+    return { oldCheckpoint, checkpoint, proof };
+  }
+
+  /** Returns one entry's exact bytes and leaf hash. */
+  async entry(index: number): Promise<EntryWithHash> {
+    const size = this.latestSize();
+    if (index >= size) {
+      throw new InputError('index_out_of_range', `index ${index} is not below tree size ${size}`);
+    }
+    const [data] = await this.store.readEntries(index, index + 1);
+    if (!data) throw new NotFoundError('entry_not_found', `entry ${index} is missing`);
+    return { index, data, leafHash: leafHash(data) };
+  }
+
+  /** Returns the entries [start, end), which must lie below the latest checkpoint. */
+  async entries(start: number, end: number): Promise<Uint8Array[]> {
+    return this.store.readEntries(start, Math.min(end, this.latestSize()));
+  }
+
+  /** Returns the stored tile (newest version) at a tile level and index, if it exists. */
+  async tile(level: number, index: number): Promise<StoredTile | undefined> {
+    const found = await this.tiles.readTiles([{ level, index }]);
+    return found.get(`${level}/${index}`);
+  }
+
+  /** Searches the index; the page says up to which tree size it covers. */
+  async search(query: SearchQuery): Promise<SearchPage> {
+    return this.store.search(query);
+  }
+
+  /** Resolves once the search index has caught up with every commit so far. */
+  async indexed(): Promise<void> {
+    await this.indexer.idle();
+  }
+
+  /** Returns the validator that a bearer token belongs to, or throws AuthError. */
+  async authenticate(token: string): Promise<string> {
+    const hash = hashToken(token);
+    const validator = await this.store.validatorByTokenHash(hash);
+    if (!validator || !tokenHashesEqual(validator.tokenHash, hash)) {
+      throw new AuthError('invalid_token', 'the bearer token is not one of this ledger');
+    }
+    return validator.name;
+  }
+
+  /** Creates a validator and returns its token, which is not stored and cannot be shown again. */
+  async addValidator(name: string): Promise<string> {
+    return addValidator(this.store, name);
+  }
+
+  /** Stops accepting appends, finishes the batch in progress and the indexing, closes the store. */
+  async close(): Promise<void> {
+    await this.sequencer.close();
+    await this.indexer.idle();
+    await this.store.close();
+  }
+
+  private latestSize(): number {
+    return this.latestCheckpoint()?.size ?? 0;
+  }
+}
+
+/** Creates a validator in a store and returns its new token. */
+export async function addValidator(store: Store, name: string): Promise<string> {
+  if (!VALIDATOR_NAME.test(name)) {
+    throw new InputError(
+      'invalid_argument',
+      `invalid validator name ${JSON.stringify(name)}: use 1 to 128 letters, digits and . _ : @ -, starting with a letter or digit`,
+    );
+  }
+  if ((await store.listValidators()).includes(name)) {
+    throw new InputError('invalid_argument', `validator ${name} already exists`);
+  }
+  const token = generateToken();
+  await store.addValidator({ name, tokenHash: hashToken(token) });
+  return token;
+}

@@ -1,0 +1,103 @@
+/**
+ * Reads perfect-subtree hashes out of stored tiles, for proofs and for the
+ * sequencer's restart. Full tiles never change, so they are kept in a
+ * bounded LRU cache; the newest tile of each level is kept as the sequencer
+ * last committed it.
+ */
+import { StorageError } from '../errors.js';
+import { HASH_SIZE } from '../hash.js';
+import type { NodeId } from '../proof.js';
+import type { Store, StoredTile } from './store.js';
+import { TILE_WIDTH, locateNode } from './tile-layout.js';
+
+const key = (level: number, index: number) => `${level}/${index}`;
+
+export class TileReader {
+  private readonly full = new Map<string, StoredTile>();
+  private readonly edges = new Map<number, StoredTile>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly maxCachedTiles = 4096,
+  ) {}
+
+  /** Records tiles that a commit has made durable. */
+  remember(tiles: Iterable<StoredTile>): void {
+    for (const tile of tiles) {
+      const edge = this.edges.get(tile.level);
+      if (!edge || edge.index <= tile.index) this.edges.set(tile.level, tile);
+      if (tile.width === TILE_WIDTH) this.cacheFull(tile);
+    }
+  }
+
+  /** Forgets the newest tiles, after a commit whose outcome is unknown. */
+  forgetEdges(): void {
+    this.edges.clear();
+  }
+
+  private cacheFull(tile: StoredTile): void {
+    const k = key(tile.level, tile.index);
+    this.full.delete(k);
+    this.full.set(k, tile);
+    if (this.full.size > this.maxCachedTiles) {
+      this.full.delete(this.full.keys().next().value!);
+    }
+  }
+
+  private cached(level: number, index: number, minWidth: number): StoredTile | undefined {
+    const k = key(level, index);
+    const full = this.full.get(k);
+    if (full) {
+      this.full.delete(k);
+      this.full.set(k, full);
+      return full;
+    }
+    const edge = this.edges.get(level);
+    if (edge && edge.index === index && edge.width >= minWidth) return edge;
+    return undefined;
+  }
+
+  /** Reads the tiles with the given coordinates, from the cache or the store. */
+  async readTiles(keys: { level: number; index: number }[]): Promise<Map<string, StoredTile>> {
+    const found = new Map<string, StoredTile>();
+    const missing: { level: number; index: number }[] = [];
+    for (const k of keys) {
+      const tile = this.cached(k.level, k.index, 1);
+      if (tile) found.set(key(k.level, k.index), tile);
+      else missing.push(k);
+    }
+    if (missing.length > 0) {
+      for (const tile of await this.store.readTiles(missing)) {
+        if (tile.width === TILE_WIDTH) this.cacheFull(tile);
+        found.set(key(tile.level, tile.index), tile);
+      }
+    }
+    return found;
+  }
+
+  /** Returns the hashes of the given perfect subtrees, in order. */
+  async readNodes(ids: NodeId[]): Promise<Uint8Array[]> {
+    const locations = ids.map((id) => locateNode(id.level, id.index));
+    const wanted = new Map<string, { level: number; index: number }>();
+    const hashes: (Uint8Array | undefined)[] = new Array(ids.length);
+    locations.forEach((loc, i) => {
+      const tile = this.cached(loc.tileLevel, loc.tileIndex, loc.minWidth);
+      if (tile) hashes[i] = tile.data.subarray(loc.offset, loc.offset + HASH_SIZE);
+      else wanted.set(key(loc.tileLevel, loc.tileIndex), { level: loc.tileLevel, index: loc.tileIndex });
+    });
+    const tiles = wanted.size > 0 ? await this.readTiles([...wanted.values()]) : undefined;
+    return locations.map((loc, i) => {
+      const hit = hashes[i];
+      if (hit) return hit;
+      const tile = tiles?.get(key(loc.tileLevel, loc.tileIndex));
+      if (!tile || tile.width < loc.minWidth) {
+        const id = ids[i]!;
+        throw new StorageError(
+          'corrupt_store',
+          `tree node at level ${id.level} index ${id.index} is missing from tile ${loc.tileLevel}/${loc.tileIndex}`,
+        );
+      }
+      return tile.data.subarray(loc.offset, loc.offset + HASH_SIZE);
+    });
+  }
+}
