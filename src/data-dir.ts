@@ -31,7 +31,10 @@ export function isInitialized(dir: string): boolean {
 /** Creates a new ledger in `dir`: signing key, database and a first validator token. */
 export async function initDataDir(dir: string, origin: string): Promise<InitResult> {
   if (isInitialized(dir)) {
-    throw new StorageError('storage_failed', `${dir} already holds a ledger; choose another --data folder`);
+    throw new StorageError(
+      'storage_failed',
+      `${dir} already holds a ledger; choose another --data folder`,
+    );
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const { signerKey, verifierKey } = generateKey(origin);
@@ -51,7 +54,10 @@ export async function initDataDir(dir: string, origin: string): Promise<InitResu
 export function openStore(dir: string): SqliteStore {
   const path = join(dir, DATABASE_FILE);
   if (!existsSync(path)) {
-    throw new StorageError('storage_failed', `no ledger in ${dir}: run declog init --data ${dir} first`);
+    throw new StorageError(
+      'storage_failed',
+      `no ledger in ${dir}: run declog init --data ${dir} first`,
+    );
   }
   return new SqliteStore(path, { mustExist: true });
 }

@@ -50,7 +50,9 @@ export class Indexer {
     if (!this.running) {
       this.running = new Promise<void>((resolve) => setImmediate(resolve))
         .then(() => this.run())
-        .catch((err) => this.logger?.error({ err }, 'search indexing failed; retried on the next commit'))
+        .catch((err) =>
+          this.logger?.error({ err }, 'search indexing failed; retried on the next commit'),
+        )
         .finally(() => {
           this.running = undefined;
         });
@@ -93,7 +95,10 @@ export class Indexer {
     const end = Math.min(this.target, indexed + CATCH_UP_CHUNK);
     const entries = await this.store.readEntries(indexed, end);
     if (entries.length === 0) {
-      throw new StorageError('corrupt_store', `entries from index ${indexed} are missing from the log`);
+      throw new StorageError(
+        'corrupt_store',
+        `entries from index ${indexed} are missing from the log`,
+      );
     }
     return entries.map((data, i) => indexRow(indexed + i, leafHash(data), decodeDecision(data)));
   }

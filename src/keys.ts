@@ -12,9 +12,13 @@ export function writeSecretFile(path: string, content: string): void {
   try {
     fd = openSync(path, 'wx', 0o600);
   } catch (cause) {
-    throw new StorageError('storage_failed', `cannot create key file ${path}: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new StorageError(
+      'storage_failed',
+      `cannot create key file ${path}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
   }
   try {
     writeSync(fd, content);
@@ -29,9 +33,13 @@ export function readSecretFile(path: string): string {
   try {
     mode = statSync(path).mode;
   } catch (cause) {
-    throw new StorageError('storage_failed', `cannot read key file ${path}: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new StorageError(
+      'storage_failed',
+      `cannot read key file ${path}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
   }
   if ((mode & 0o077) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(3, '0');

@@ -11,7 +11,13 @@ import { Indexer } from './indexer.js';
 import type { Signer } from './note.js';
 import { consistencyNodes, inclusionNodes, rehash } from './proof.js';
 import { Sequencer, type SequencerOptions, type Sequenced } from './sequencer.js';
-import type { CheckpointRecord, SearchPage, SearchQuery, Store, StoredTile } from './store/store.js';
+import type {
+  CheckpointRecord,
+  SearchPage,
+  SearchQuery,
+  Store,
+  StoredTile,
+} from './store/store.js';
 import { TileReader } from './store/tile-reader.js';
 import { generateToken, hashToken, tokenHashesEqual, VALIDATOR_NAME } from './tokens.js';
 
@@ -133,20 +139,25 @@ export class Ledger {
   async consistencyProof(
     oldSize: number,
     newSize?: number,
-  ): Promise<{ oldCheckpoint: CheckpointRecord; checkpoint: CheckpointRecord; proof: Uint8Array[] }> {
+  ): Promise<{
+    oldCheckpoint: CheckpointRecord;
+    checkpoint: CheckpointRecord;
+    proof: Uint8Array[];
+  }> {
     if (oldSize === 0) {
       throw new InputError(
         'size_out_of_range',
         'old tree size 0 proves nothing: trust a first checkpoint on its signature alone',
       );
     }
-    const checkpoint = await this.checkpointAt(newSize ?? this.latestSize());
-    if (oldSize > checkpoint.size) {
+    const target = newSize ?? this.latestSize();
+    if (oldSize > target) {
       throw new InputError(
         'size_out_of_range',
-        `old tree size ${oldSize} is larger than new tree size ${checkpoint.size}`,
+        `old tree size ${oldSize} is larger than new tree size ${target}`,
       );
     }
+    const checkpoint = await this.checkpointAt(target);
     const oldCheckpoint = await this.checkpointAt(oldSize);
     const nodes = consistencyNodes(oldSize, checkpoint.size);
     const proof = rehash(nodes, await this.tiles.readNodes(nodes.ids));

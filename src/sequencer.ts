@@ -80,7 +80,9 @@ export class Sequencer {
     this.maxWaitMs = options.maxWaitMs ?? 0;
     this.now = options.now ?? Date.now;
     if (!Number.isInteger(this.maxBatchEntries) || this.maxBatchEntries < 1) {
-      throw new RangeError(`maxBatchEntries must be a positive integer, got ${this.maxBatchEntries}`);
+      throw new RangeError(
+        `maxBatchEntries must be a positive integer, got ${this.maxBatchEntries}`,
+      );
     }
     if (!(this.maxWaitMs >= 0)) {
       throw new RangeError(`maxWaitMs must be a non-negative number, got ${this.maxWaitMs}`);
@@ -112,7 +114,10 @@ export class Sequencer {
       if (count % TILE_WIDTH === 0) continue;
       const [tile] = await this.store.readTiles([{ level, index }]);
       if (!tile) {
-        throw new StorageError('corrupt_store', `tile ${level}/${index} is missing for size ${size}`);
+        throw new StorageError(
+          'corrupt_store',
+          `tile ${level}/${index} is missing for size ${size}`,
+        );
       }
       edges.set(level, tile);
     }
@@ -203,7 +208,9 @@ export class Sequencer {
     }
   }
 
-  private async commit(batch: Pending[]): Promise<{ checkpoint: CheckpointRecord; appended: number }> {
+  private async commit(
+    batch: Pending[],
+  ): Promise<{ checkpoint: CheckpointRecord; appended: number }> {
     const state = this.state!;
     const prevSize = state.range.size;
 
@@ -232,8 +239,18 @@ export class Sequencer {
     let checkpoint = state.checkpoint;
     if (entries.length > 0 || !checkpoint) {
       const root = range.root();
-      const text = formatCheckpoint({ origin: this.origin, size: range.size, root, extensions: [] });
-      checkpoint = { size: range.size, root, note: signNote(text, [this.signer]), createdMs: this.now() };
+      const text = formatCheckpoint({
+        origin: this.origin,
+        size: range.size,
+        root,
+        extensions: [],
+      });
+      checkpoint = {
+        size: range.size,
+        root,
+        note: signNote(text, [this.signer]),
+        createdMs: this.now(),
+      };
       const tiles = [...touched.values()];
 
       // COMMIT point: entries, tiles and checkpoint become durable together. If

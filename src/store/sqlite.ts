@@ -158,7 +158,9 @@ export class SqliteStore implements Store {
       latestCheckpoint: db.prepare('SELECT * FROM checkpoints ORDER BY size DESC LIMIT 1'),
       checkpoint: db.prepare('SELECT * FROM checkpoints WHERE size = ?'),
       tile: db.prepare('SELECT level, idx, width, data FROM tiles WHERE level = ? AND idx = ?'),
-      entries: db.prepare('SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+      entries: db
+        .prepare('SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx')
+        .pluck(),
       decisionId: db
         .prepare('SELECT idx FROM entries WHERE validator = ? AND decision_id = ?')
         .pluck(),
@@ -236,7 +238,8 @@ export class SqliteStore implements Store {
       const out: StoredTile[] = [];
       for (const k of keys) {
         const row = this.statements.tile.get(k.level, k.index) as any;
-        if (row) out.push({ level: row.level, index: row.idx, width: row.width, data: toBytes(row.data) });
+        if (row)
+          out.push({ level: row.level, index: row.idx, width: row.width, data: toBytes(row.data) });
       }
       return out;
     });
@@ -291,8 +294,9 @@ export class SqliteStore implements Store {
   }
 
   async indexOfLeafHash(leafHash: Uint8Array): Promise<number | undefined> {
-    return this.run('looking up a leaf hash', () =>
-      this.statements.indexByLeafHash.get(leafHash) as number | undefined,
+    return this.run(
+      'looking up a leaf hash',
+      () => this.statements.indexByLeafHash.get(leafHash) as number | undefined,
     );
   }
 
@@ -324,7 +328,10 @@ export class SqliteStore implements Store {
     return this.run('searching', () => {
       // The index size is read in the same snapshot as the rows it covers.
       const read = this.indexDb.transaction(() => ({
-        indexes: this.indexDb.prepare(sql).pluck().all(...params, query.limit) as number[],
+        indexes: this.indexDb
+          .prepare(sql)
+          .pluck()
+          .all(...params, query.limit) as number[],
         indexedSize: Number(this.statements.indexedSize.get() ?? 0),
       }));
       return read.deferred();

@@ -53,7 +53,15 @@ export interface IndexRow {
   rp: string;
 }
 
-export const SEARCH_FIELDS = ['kid', 'iss', 'aud', 'key_domain', 'tenant', 'rp', 'decision'] as const;
+export const SEARCH_FIELDS = [
+  'kid',
+  'iss',
+  'aud',
+  'key_domain',
+  'tenant',
+  'rp',
+  'decision',
+] as const;
 export type SearchField = (typeof SEARCH_FIELDS)[number];
 
 export interface SearchQuery {

@@ -83,7 +83,11 @@ export class TileReader {
     locations.forEach((loc, i) => {
       const tile = this.cached(loc.tileLevel, loc.tileIndex, loc.minWidth);
       if (tile) hashes[i] = tile.data.subarray(loc.offset, loc.offset + HASH_SIZE);
-      else wanted.set(key(loc.tileLevel, loc.tileIndex), { level: loc.tileLevel, index: loc.tileIndex });
+      else
+        wanted.set(key(loc.tileLevel, loc.tileIndex), {
+          level: loc.tileLevel,
+          index: loc.tileIndex,
+        });
     });
     const tiles = wanted.size > 0 ? await this.readTiles([...wanted.values()]) : undefined;
     return locations.map((loc, i) => {
