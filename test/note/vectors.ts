@@ -63,3 +63,9 @@ export interface C2spExamples {
   cosignature_verifier_keys: { description: string; key: string; cosignature: boolean }[];
   tlog_proof_example: { head: string; index: number; hashes: number };
 }
+
+/** Returns the base64 part of a key string: everything after the key ID, '+' included. */
+export function keyMaterial(key: string): string {
+  const parts = key.split('+');
+  return parts.slice(key.startsWith('PRIVATE+KEY+') ? 4 : 2).join('+');
+}
