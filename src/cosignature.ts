@@ -18,6 +18,9 @@ import {
   type Verifier,
 } from './note.js';
 
+// TODO: ML-DSA-44 cosignatures (type 0x06, subtree/v1) are not supported; add them when a
+// witness that declog trusts signs with ML-DSA-44.
+
 /** Signature type byte of Ed25519 cosignatures (c2sp.org/signed-note, "Signature types"). */
 export const ALG_COSIGNATURE_V1 = 0x04;
 

@@ -18,7 +18,7 @@ ed.hashes.sha512 ??= sha512;
 /** Signature type byte of Ed25519 note signatures (c2sp.org/signed-note, "Signature types"). */
 export const ALG_ED25519 = 0x01;
 
-/** Largest note accepted, in UTF-8 bytes. */
+/** Maximum note size in UTF-8 bytes. */
 export const MAX_NOTE_BYTES = 1 << 20;
 
 /** Maximum number of signature lines in one note. The spec requires accepting at least 16. */
@@ -265,6 +265,10 @@ function malformed(reason: string, cause?: unknown): VerificationError {
   return new VerificationError('malformed_note', `malformed note: ${reason}`, { cause });
 }
 
+function tooLarge(size: number): VerificationError {
+  return malformed(`note of at least ${size} bytes exceeds the ${MAX_NOTE_BYTES}-byte limit`);
+}
+
 const BAD_TEXT_CHAR = /[\x00-\x09\x0b-\x1f\x7f]|\p{Cs}/u;
 
 /**
@@ -283,8 +287,7 @@ function describeChar(text: string, offset: number): string {
 
 /** Decodes the raw message, rejecting oversized notes, bad UTF-8 and forbidden characters. */
 function decodeMessage(message: string | Uint8Array): string {
-  const size = message.length;
-  if (size > MAX_NOTE_BYTES) throw malformed(`larger than ${MAX_NOTE_BYTES} bytes`);
+  if (message.length > MAX_NOTE_BYTES) throw tooLarge(message.length);
   let text: string;
   if (typeof message === 'string') {
     text = message;
@@ -297,9 +300,8 @@ function decodeMessage(message: string | Uint8Array): string {
   }
   const bad = findForbiddenChar(text);
   if (bad >= 0) throw malformed(`forbidden character ${describeChar(text, bad)}`);
-  if (typeof message === 'string' && utf8(text).length > MAX_NOTE_BYTES) {
-    throw malformed(`larger than ${MAX_NOTE_BYTES} bytes`);
-  }
+  const size = typeof message === 'string' ? utf8(text).length : message.length;
+  if (size > MAX_NOTE_BYTES) throw tooLarge(size);
   return text;
 }
 
@@ -421,7 +423,8 @@ export function signNote(text: string, signers: Signer[]): string {
   }
   const lines = signers.map((s) => formatSignatureLine(noteSignature(text, s)));
   const note = text + '\n' + lines.join('');
-  if (utf8(note).length > MAX_NOTE_BYTES) throw malformed(`larger than ${MAX_NOTE_BYTES} bytes`);
+  const size = utf8(note).length;
+  if (size > MAX_NOTE_BYTES) throw tooLarge(size);
   return note;
 }
 
