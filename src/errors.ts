@@ -20,6 +20,7 @@ export const ErrorCodes = {
     'index_out_of_range',
     'size_out_of_range',
     'invalid_tile_path',
+    'malformed_bundle',
   ],
   verification: [
     'malformed_note',
