@@ -1,0 +1,151 @@
+/**
+ * POST /v1/decisions: a validator appends one decision or a batch of them
+ * and gets, for each, its index and an inclusion proof against the signed
+ * checkpoint that first covers the whole request.
+ */
+import type { Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { CheckpointRecord } from '../src/store/store.js';
+import {
+  type Decision,
+  decisionFromCBORValue,
+  decisionFromJSON,
+  decodeCBORBody,
+} from '../src/decision.js';
+import { fromUtf8, toHex } from '../src/encoding.js';
+import { type ErrorCodes, InputError } from '../src/errors.js';
+import type { Ledger, Receipt } from '../src/ledger.js';
+import { formatTlogProof } from '../src/tlog-proof.js';
+import { bearerAuth } from './auth.js';
+import type { AppEnv } from './env.js';
+import { readQuery } from './query.js';
+
+/** Maximum number of decisions in one request. */
+export const MAX_REQUEST_DECISIONS = 10_000;
+
+/** Media type of receipts that carry c2sp.org/tlog-proof texts instead of bare proofs. */
+export const TLOG_PROOF_MEDIA_TYPE = 'application/x-tlog-proof+json';
+
+type InputCode = (typeof ErrorCodes.input)[number];
+type Parser = (value: unknown, validator: string) => Decision;
+
+/** Returns the media type of a Content-Type header, lowercase and without parameters. */
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function parseJSON(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(fromUtf8(bytes, 'JSON body'));
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new InputError('malformed_json', `malformed JSON body: ${reason}`, { cause });
+  }
+}
+
+interface BodyFormat {
+  decode: (bytes: Uint8Array) => unknown;
+  parse: Parser;
+}
+
+const JSON_FORMAT: BodyFormat = { decode: parseJSON, parse: decisionFromJSON };
+const CBOR_FORMAT: BodyFormat = { decode: decodeCBORBody, parse: decisionFromCBORValue };
+
+/** Picks the body format from the Content-Type media type. */
+function bodyFormat(type: string): BodyFormat {
+  if (type === 'application/json') return JSON_FORMAT;
+  if (type === 'application/cbor') return CBOR_FORMAT;
+  throw new InputError(
+    'unsupported_media_type',
+    `Content-Type ${JSON.stringify(type.slice(0, 80))} is not application/json or application/cbor`,
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Returns the batch of a `{"decisions": [...]}` body, or undefined for a single decision. */
+function batchOf(value: unknown): unknown[] | undefined {
+  if (!isObject(value) || !Object.hasOwn(value, 'decisions')) return undefined;
+  const extra = Object.keys(value).filter((k) => k !== 'decisions');
+  if (extra.length > 0) {
+    throw new InputError(
+      'invalid_decision',
+      `a batch body holds only "decisions", but it also has ${JSON.stringify(extra[0]!.slice(0, 40))}`,
+    );
+  }
+  const list = value.decisions;
+  if (!Array.isArray(list) || list.length < 1 || list.length > MAX_REQUEST_DECISIONS) {
+    const got = Array.isArray(list) ? `${list.length} decisions` : `a ${typeof list}`;
+    throw new InputError(
+      'invalid_decision',
+      `"decisions" must be an array of 1 to ${MAX_REQUEST_DECISIONS} decisions, got ${got}`,
+    );
+  }
+  return list;
+}
+
+/** Validates every decision first, so one invalid decision rejects the whole request. */
+function parseDecisions(value: unknown, parse: Parser, validator: string): Decision[] {
+  const batch = batchOf(value);
+  if (!batch) return [parse(value, validator)];
+  return batch.map((item, i) => {
+    try {
+      return parse(item, validator);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      const code = err.code as InputCode;
+      throw new InputError(code, `decisions[${i}]: ${err.message}`, { cause: err });
+    }
+  });
+}
+
+/** Returns whether the client requested c2sp.org/tlog-proof receipts. */
+function wantsTlogProof(c: Context, format: string | undefined): boolean {
+  if (format !== undefined && format !== 'tlog-proof') {
+    throw new InputError(
+      'invalid_argument',
+      `query parameter format is ${JSON.stringify(format.slice(0, 40))}: the only format is tlog-proof`,
+    );
+  }
+  const accept = (c.req.header('Accept') ?? '').split(',').map(mediaType);
+  return format === 'tlog-proof' || accept.includes(TLOG_PROOF_MEDIA_TYPE);
+}
+
+function receiptJSON(r: Receipt, checkpoint: CheckpointRecord, tlogProof: boolean) {
+  const head = { index: r.index, leaf_hash: toHex(r.leafHash) };
+  const proof = tlogProof
+    ? {
+        tlog_proof: formatTlogProof({
+          index: r.index,
+          proof: r.inclusionProof,
+          checkpoint: checkpoint.note,
+        }),
+      }
+    : { inclusion_proof: r.inclusionProof.map(toHex) };
+  return { ...head, ...proof, duplicate: r.duplicate };
+}
+
+function tooLarge(maxSize: number): never {
+  throw new InputError('body_too_large', `request body is larger than ${maxSize} bytes`);
+}
+
+/** Registers POST /v1/decisions on the app. Bodies over `maxBodyBytes` get a 413. */
+export function registerAppend(app: Hono<AppEnv>, ledger: Ledger, maxBodyBytes: number): void {
+  const limit = bodyLimit({ maxSize: maxBodyBytes, onError: () => tooLarge(maxBodyBytes) });
+  app.post('/v1/decisions', bearerAuth(ledger), limit, async (c) => {
+    const tlogProof = wantsTlogProof(c, readQuery(c, ['format']).get('format'));
+    const format = bodyFormat(mediaType(c.req.header('Content-Type')));
+    const value = format.decode(new Uint8Array(await c.req.arrayBuffer()));
+    const validator = c.get('validator');
+    const decisions = parseDecisions(value, format.parse, validator);
+    const { checkpoint, entries } = await ledger.append(validator, decisions);
+    return c.json({
+      checkpoint: checkpoint.note,
+      tree_size: checkpoint.size,
+      validator,
+      entries: entries.map((r) => receiptJSON(r, checkpoint, tlogProof)),
+    });
+  });
+}
