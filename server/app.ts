@@ -1,0 +1,46 @@
+/**
+ * The HTTP API of a ledger as a Hono app: appends, proofs, entries, search
+ * and the static tile API, with one error mapper and a request id on every
+ * response. The app does no I/O of its own beyond the ledger's.
+ */
+import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
+import type { Logger } from 'pino';
+import type { Ledger } from '../src/ledger.js';
+import { registerAppend } from './append.js';
+import { registerCheckpoint } from './checkpoint.js';
+import { registerEntries } from './entries.js';
+import type { AppEnv } from './env.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import { registerProofs } from './proofs.js';
+import { registerSearch } from './search.js';
+import { registerTiles } from './tiles.js';
+
+/** Default maximum request body: 8 MiB. */
+export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
+
+export interface AppOptions {
+  /** Receives one debug line per client error and one error line per server error. */
+  logger: Logger;
+  /** Maximum request body in bytes (default 8 MiB). Larger bodies get a 413. */
+  bodyLimit?: number;
+}
+
+/** Creates the Hono app serving `ledger`. */
+export function createApp(ledger: Ledger, options: AppOptions): Hono<AppEnv> {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) {
+    throw new RangeError(`bodyLimit must be a positive integer of bytes, got ${bodyLimit}`);
+  }
+  const app = new Hono<AppEnv>();
+  app.use(requestId({ limitLength: 64 }));
+  registerAppend(app, ledger, bodyLimit);
+  registerCheckpoint(app, ledger);
+  registerEntries(app, ledger);
+  registerProofs(app, ledger);
+  registerSearch(app, ledger);
+  registerTiles(app, ledger);
+  app.onError(errorHandler(options.logger));
+  app.notFound(notFoundHandler(options.logger));
+  return app;
+}
