@@ -34,6 +34,7 @@ function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
+// TODO: reject duplicate object keys, which JSON.parse resolves silently to the last value.
 function parseJSON(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(fromUtf8(bytes, 'JSON body'));
@@ -72,7 +73,7 @@ function batchOf(value: unknown): unknown[] | undefined {
   if (extra.length > 0) {
     throw new InputError(
       'invalid_decision',
-      `a batch body holds only "decisions", but it also has ${JSON.stringify(extra[0]!.slice(0, 40))}`,
+      `a batch body contains only "decisions", but it also has ${JSON.stringify(extra[0]!.slice(0, 40))}`,
     );
   }
   const list = value.decisions;
@@ -109,8 +110,16 @@ function wantsTlogProof(c: Context, format: string | undefined): boolean {
       `query parameter format is ${JSON.stringify(format.slice(0, 40))}: the only format is tlog-proof`,
     );
   }
-  const accept = (c.req.header('Accept') ?? '').split(',').map(mediaType);
-  return format === 'tlog-proof' || accept.includes(TLOG_PROOF_MEDIA_TYPE);
+  return format === 'tlog-proof' || accepts(c.req.header('Accept'), TLOG_PROOF_MEDIA_TYPE);
+}
+
+/** Returns whether an Accept header lists `type` with a non-zero q (RFC 9110 section 12.5.1). */
+function accepts(header: string | undefined, type: string): boolean {
+  return (header ?? '').split(',').some((range) => {
+    const [name, ...params] = range.split(';');
+    const rejected = params.some((p) => /^\s*q\s*=\s*0(\.0{0,3})?\s*$/i.test(p));
+    return mediaType(name) === type && !rejected;
+  });
 }
 
 function receiptJSON(r: Receipt, checkpoint: CheckpointRecord, tlogProof: boolean) {

@@ -172,6 +172,14 @@ describe('append errors', () => {
 });
 
 describe('append results', () => {
+  it('append: Accept with q=0 keeps bare proofs', async () => {
+    const accept = { Accept: 'application/x-tlog-proof+json;q=0, application/json' };
+    const reply = await post(server, decisionJSON(92), { headers: accept });
+    expect(reply.status).toBe(200);
+    expect(reply.json.entries[0].tlog_proof).toBeUndefined();
+    expect(reply.json.entries[0].inclusion_proof).toBeInstanceOf(Array);
+  });
+
   it('append: duplicate returns first index', async () => {
     const first = await post(server, decisionJSON(70));
     const again = await post(server, { decisions: [decisionJSON(71), decisionJSON(70)] });
