@@ -35,6 +35,7 @@ export const ErrorCodes = {
     'inconsistent_checkpoints',
     'rollback',
     'malformed_receipt',
+    'entry_mismatch',
   ],
   auth: ['missing_token', 'invalid_token'],
   notFound: ['not_found', 'checkpoint_not_found', 'entry_not_found'],
