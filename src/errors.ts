@@ -36,6 +36,7 @@ export const ErrorCodes = {
     'rollback',
     'malformed_receipt',
     'entry_mismatch',
+    'quorum_not_met',
   ],
   auth: ['missing_token', 'invalid_token'],
   notFound: ['not_found', 'checkpoint_not_found', 'entry_not_found'],
