@@ -18,7 +18,7 @@ export interface MalformedVector {
   go_open: string;
 }
 
-/** Reads every malformed/*.json case; `note_base64` holds notes that are not UTF-8. */
+/** Reads every malformed/*.json case. Notes that are not valid UTF-8 are in `note_base64`. */
 export function loadMalformed(): MalformedVector[] {
   const dir = join(VECTOR_DIR, 'malformed');
   return readdirSync(dir)
