@@ -265,7 +265,7 @@ export class PostgresStore implements Store {
       // The row lock on head makes other writers wait until COMMIT. A writer
       // that lost the race then sees the new size and updates no row.
       const moved = await client.query(ADVANCE_HEAD, [prevSize, c.size]);
-      if (moved.rowCount !== 1) await this.rejectStaleWriter(client, prevSize);
+      if (moved.rowCount !== 1) await this.rejectStaleWriter(client, prevSize, c.size);
       if (entries.length > 0) {
         await client.query(INSERT_ENTRIES, [
           entries.map((e) => e.index),
@@ -289,13 +289,17 @@ export class PostgresStore implements Store {
     // previous checkpoint and head in place.
   }
 
-  private async rejectStaleWriter(client: pg.PoolClient, prevSize: number): Promise<never> {
+  private async rejectStaleWriter(
+    client: pg.PoolClient,
+    prevSize: number,
+    newSize: number,
+  ): Promise<never> {
     const { rows } = await client.query<{ size: string | null }>('SELECT size FROM head');
     const stored = rows[0]?.size;
     const at = stored === null || stored === undefined ? 'has no checkpoint' : `is at ${stored}`;
     throw new StorageError(
       'storage_failed',
-      `batch extends tree size ${prevSize} but the store ${at}: another sequencer wrote to this log`,
+      `batch moves tree size ${prevSize} to ${newSize} but the store ${at}: another sequencer wrote to this log`,
     );
   }
 
