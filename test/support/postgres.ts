@@ -11,11 +11,15 @@ import pg from 'pg';
 export const TEST_PG_URL = process.env.DECLOG_TEST_PG || undefined;
 
 if (!TEST_PG_URL) {
-  const how = 'export DECLOG_TEST_PG=$(test/support/start-postgres.sh "$(mktemp -d)")';
+  const startCommand = 'export DECLOG_TEST_PG=$(test/support/start-postgres.sh "$(mktemp -d)")';
   if (process.env.CI) {
-    throw new Error(`DECLOG_TEST_PG is not set, and CI must run the PostgreSQL tests: ${how}`);
+    throw new Error(
+      `DECLOG_TEST_PG is not set, and CI must run the PostgreSQL tests: ${startCommand}`,
+    );
   }
-  console.warn(`Skipping the PostgreSQL tests: DECLOG_TEST_PG is not set. To run them: ${how}`);
+  console.warn(
+    `Skipping the PostgreSQL tests: DECLOG_TEST_PG is not set. To run them: ${startCommand}`,
+  );
 }
 
 async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {

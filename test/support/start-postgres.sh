@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL server for the tests and prints its URL.
 #
-#   test/support/start-postgres.sh DIR          start a cluster in the empty folder DIR
+#   test/support/start-postgres.sh DIR          start a cluster in the empty directory DIR
 #   test/support/start-postgres.sh --stop DIR   stop it and delete DIR
 #
 # The server listens on 127.0.0.1 only (port DECLOG_PG_PORT, default 55432),
@@ -54,7 +54,7 @@ stop() {
 
 start() {
   local dir="$1"
-  [ -d "$dir" ] || { echo "start-postgres: $dir is not a folder" >&2; exit 1; }
+  [ -d "$dir" ] || { echo "start-postgres: $dir is not a directory" >&2; exit 1; }
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
   chmod 700 "$dir"
 
