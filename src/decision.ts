@@ -630,14 +630,23 @@ function untag(head: Head, bytes: Uint8Array): Head {
 
 /** Records a string or integer map key, and rejects one already in the same map. */
 function addKey(keys: Set<string>, head: Head, bytes: Uint8Array): void {
-  const { major, arg, start, end } = head;
-  const isString = major === 2 || major === 3;
-  if (!isString && major > 1) return;
-  if (isString && arg > bytes.length - end) throw truncatedAt(start);
-  const value = isString ? toHex(bytes.subarray(end, end + arg)) : String(arg);
-  const key = `${major}:${value}`;
-  if (keys.has(key)) throw disallowed('duplicate map key', start);
+  const key = keyId(head, bytes);
+  if (key === undefined) return;
+  if (keys.has(key)) throw disallowed('duplicate map key', head.start);
   keys.add(key);
+}
+
+/** Returns a string that identifies a string or integer key by major type and value. */
+function keyId(head: Head, bytes: Uint8Array): string | undefined {
+  const { major, arg, start, end } = head;
+  if (major === 0) return `+${arg}`;
+  if (major === 1) return `-${arg}`;
+  if (major !== 2 && major !== 3) return undefined;
+  if (arg > bytes.length - end) throw truncatedAt(start);
+  // One character per byte: keys of any length map one-to-one to strings.
+  let id = major === 2 ? 'b' : 't';
+  for (let i = end; i < end + arg; i++) id += String.fromCharCode(bytes[i]!);
+  return id;
 }
 
 /** Skips the item's own bytes, returning the next offset, and opens the array or map it starts. */
