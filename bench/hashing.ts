@@ -8,7 +8,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { leafHash } from '../src/hash.js';
-import { useNodeCrypto } from '../src/hash-node.js';
+import { useNodeCrypto } from '../src/crypto-node.js';
 import { CompactRange } from '../src/range.js';
 
 /** Builds a tree of `leaves` distinct entries (i as 8 bytes, big-endian) and times it. */

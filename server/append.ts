@@ -7,10 +7,10 @@ import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { CheckpointRecord } from '../src/store/store.js';
 import {
-  type Decision,
-  decisionFromCBORValue,
-  decisionFromJSON,
   decodeCBORBody,
+  type SubmittedDecision,
+  submittedFromCBORValue,
+  submittedFromJSON,
 } from '../src/decision.js';
 import { fromUtf8, toHex } from '../src/encoding.js';
 import { type ErrorCodes, InputError } from '../src/errors.js';
@@ -27,7 +27,7 @@ export const MAX_REQUEST_DECISIONS = 10_000;
 export const TLOG_PROOF_MEDIA_TYPE = 'application/x-tlog-proof+json';
 
 type InputCode = (typeof ErrorCodes.input)[number];
-type Parser = (value: unknown, validator: string) => Decision;
+type Parser = (value: unknown, validator: string) => SubmittedDecision;
 
 /** Returns the media type of a Content-Type header, lowercase and without parameters. */
 function mediaType(header: string | undefined): string {
@@ -49,8 +49,8 @@ interface BodyFormat {
   parse: Parser;
 }
 
-const JSON_FORMAT: BodyFormat = { decode: parseJSON, parse: decisionFromJSON };
-const CBOR_FORMAT: BodyFormat = { decode: decodeCBORBody, parse: decisionFromCBORValue };
+const JSON_FORMAT: BodyFormat = { decode: parseJSON, parse: submittedFromJSON };
+const CBOR_FORMAT: BodyFormat = { decode: decodeCBORBody, parse: submittedFromCBORValue };
 
 /** Picks the body format from the Content-Type media type. */
 function bodyFormat(type: string): BodyFormat {
@@ -88,7 +88,7 @@ function batchOf(value: unknown): unknown[] | undefined {
 }
 
 /** Validates every decision first, so one invalid decision rejects the whole request. */
-function parseDecisions(value: unknown, parse: Parser, validator: string): Decision[] {
+function parseDecisions(value: unknown, parse: Parser, validator: string): SubmittedDecision[] {
   const batch = batchOf(value);
   if (!batch) return [parse(value, validator)];
   return batch.map((item, i) => {
@@ -148,8 +148,12 @@ export function registerAppend(app: Hono<AppEnv>, ledger: Ledger, maxBodyBytes: 
     const format = bodyFormat(mediaType(c.req.header('Content-Type')));
     const value = format.decode(new Uint8Array(await c.req.arrayBuffer()));
     const validator = c.get('validator');
-    const decisions = parseDecisions(value, format.parse, validator);
-    const { checkpoint, entries } = await ledger.append(validator, decisions);
+    const submitted = parseDecisions(value, format.parse, validator);
+    const { checkpoint, entries } = await ledger.append(
+      validator,
+      submitted.map((s) => s.decision),
+      submitted.map((s) => s.entry),
+    );
     return c.json({
       checkpoint: checkpoint.note,
       tree_size: checkpoint.size,

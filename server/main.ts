@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { openDataDir } from '../src/data-dir.js';
 import { UsageError } from '../src/errors.js';
-import { useNodeCrypto } from '../src/hash-node.js';
+import { useNodeCrypto } from '../src/crypto-node.js';
 import type { Ledger } from '../src/ledger.js';
 import { createApp } from './app.js';
 

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StorageError } from './errors.js';
 import { readSecretFile, writeSecretFile } from './keys.js';
+import { WorkerIndexer, workerIndexerAvailable } from './indexer.js';
 import { addValidator, Ledger, type LedgerOptions } from './ledger.js';
 import { generateKey, newSigner, verifierKeyFromSigner } from './note.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -75,8 +76,14 @@ export async function openDataDir(dir: string, options: LedgerOptions = {}): Pro
       `the key in ${join(dir, SIGNER_KEY_FILE)} is named ${signer.name} but the log's origin is ${origin}`,
     );
   }
+  // Compiled code indexes in a worker thread; TypeScript sources under test index inline.
+  const indexer =
+    options.indexer ??
+    (workerIndexerAvailable()
+      ? (_: unknown, logger?: LedgerOptions['logger']) => new WorkerIndexer(store.path, logger)
+      : undefined);
   try {
-    return await Ledger.open(store, signer, verifierKeyFromSigner(signerKey), options);
+    return await Ledger.open(store, signer, verifierKeyFromSigner(signerKey), { ...options, indexer });
   } catch (err) {
     await store.close();
     throw err;

@@ -186,11 +186,27 @@ const bodyDecoder = new Decoder({ useRecords: false, mapsAsObjects: true });
  * or 'entry_too_large' when the encoding exceeds MAX_ENTRY_SIZE bytes.
  */
 export function decisionFromJSON(value: unknown, validator: string): Decision {
-  return fromSubmitted(value, validator, JSON_BODY);
+  return fromSubmitted(value, validator, JSON_BODY).decision;
 }
 
 /** Validates a value decoded from an application/cbor body (token_hash as bytes), like decisionFromJSON. */
 export function decisionFromCBORValue(value: unknown, validator: string): Decision {
+  return fromSubmitted(value, validator, CBOR_BODY).decision;
+}
+
+/** A validated decision with its canonical entry, so the entry is encoded once. */
+export interface SubmittedDecision {
+  decision: Decision;
+  entry: Uint8Array;
+}
+
+/** Like decisionFromJSON, and also returns the entry bytes. */
+export function submittedFromJSON(value: unknown, validator: string): SubmittedDecision {
+  return fromSubmitted(value, validator, JSON_BODY);
+}
+
+/** Like decisionFromCBORValue, and also returns the entry bytes. */
+export function submittedFromCBORValue(value: unknown, validator: string): SubmittedDecision {
   return fromSubmitted(value, validator, CBOR_BODY);
 }
 
@@ -246,7 +262,7 @@ export function decodeCBORBody(bytes: Uint8Array): unknown {
   return item;
 }
 
-function fromSubmitted(value: unknown, validator: string, source: Source): Decision {
+function fromSubmitted(value: unknown, validator: string, source: Source): SubmittedDecision {
   const fields = recordFields(value, 'decision');
   if (fields.has('validator')) {
     throw invalid(
@@ -255,9 +271,8 @@ function fromSubmitted(value: unknown, validator: string, source: Source): Decis
   }
   fields.set('validator', validator);
   if (!fields.has('v')) fields.set('v', DECISION_VERSION);
-  const d = parseFields(fields, source);
-  encodeChecked(d); // Only for its check of MAX_ENTRY_SIZE.
-  return d;
+  const decision = parseFields(fields, source);
+  return { decision, entry: encodeChecked(decision) };
 }
 
 function requireBytes(bytes: unknown, subject: string): void {

@@ -4,6 +4,9 @@
  * waiters are answered; the index never runs ahead of the log, and after a
  * restart it catches up by decoding the entries it lacks.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { type Decision, decodeDecision } from './decision.js';
 import { StorageError } from './errors.js';
@@ -28,7 +31,18 @@ export function indexRow(index: number, hash: Uint8Array, d: Decision): IndexRow
   };
 }
 
-export class Indexer {
+/** What the ledger needs of a search indexer. */
+export interface SearchIndexer {
+  /** Queues the rows of a commit that made the tree `size` entries long. */
+  add(rows: IndexRow[], size: number): void;
+  /** Starts indexing up to `size`; resolves when the index reaches it. */
+  catchUp(size: number): Promise<void>;
+  /** Resolves once everything queued so far is indexed. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class Indexer implements SearchIndexer {
   private pending: IndexRow[] = [];
   private running: Promise<void> | undefined;
   private target = 0;
@@ -63,6 +77,10 @@ export class Indexer {
   /** Resolves once every queued row is written. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
   }
 
   private async run(): Promise<void> {
@@ -101,5 +119,81 @@ export class Indexer {
       );
     }
     return entries.map((data, i) => indexRow(indexed + i, leafHash(data), decodeDecision(data)));
+  }
+}
+
+const WORKER_SCRIPT = fileURLToPath(new URL('./index-worker.js', import.meta.url));
+
+/** Whether the compiled worker script exists (it does not when running from TypeScript sources). */
+export function workerIndexerAvailable(): boolean {
+  return existsSync(WORKER_SCRIPT);
+}
+
+/**
+ * Runs the indexer of a SQLite database in a worker thread, so indexing uses
+ * another core than the sequencer. The worker decodes committed entries
+ * itself, so the rows of each commit are not sent across.
+ */
+export class WorkerIndexer implements SearchIndexer {
+  private readonly worker: Worker;
+  private indexed = 0;
+  private target = 0;
+  private failed = false;
+  private waiters: { size: number; resolve: () => void }[] = [];
+  private readonly exited: Promise<void>;
+
+  constructor(
+    databasePath: string,
+    private readonly logger?: Logger,
+  ) {
+    this.worker = new Worker(WORKER_SCRIPT, { workerData: { path: databasePath } });
+    this.worker.on('message', (message: { indexed?: number; error?: string }) => {
+      if (message.error !== undefined) {
+        this.logger?.error({ err: message.error }, 'search indexing failed; retried on the next commit');
+      }
+      if (message.indexed !== undefined) this.indexed = Math.max(this.indexed, message.indexed);
+      this.wake();
+    });
+    this.exited = new Promise((resolve) => {
+      this.worker.on('error', (err) => {
+        this.logger?.error({ err }, 'search index worker failed; search stops at its indexed size');
+        this.failed = true;
+        this.wake();
+      });
+      this.worker.on('exit', () => {
+        this.failed = true;
+        this.wake();
+        resolve();
+      });
+    });
+  }
+
+  private wake(): void {
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.failed || this.indexed >= w.size) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  add(_rows: IndexRow[], size: number): void {
+    void this.catchUp(size);
+  }
+
+  catchUp(size: number): Promise<void> {
+    this.target = Math.max(this.target, size);
+    if (this.failed || this.indexed >= size) return Promise.resolve();
+    this.worker.postMessage({ size });
+    return new Promise((resolve) => this.waiters.push({ size, resolve }));
+  }
+
+  idle(): Promise<void> {
+    return this.catchUp(this.target);
+  }
+
+  async close(): Promise<void> {
+    if (!this.failed) this.worker.postMessage('close');
+    await this.exited;
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Decision } from './decision.js';
 import { AuthError, InputError, NotFoundError } from './errors.js';
 import { leafHash } from './hash.js';
-import { Indexer } from './indexer.js';
+import { Indexer, type SearchIndexer } from './indexer.js';
 import type { Signer } from './note.js';
 import { consistencyNodes, inclusionNodes, rehash } from './proof.js';
 import { Sequencer, type SequencerOptions, type Sequenced } from './sequencer.js';
@@ -24,6 +24,8 @@ import { generateToken, hashToken, tokenHashesEqual, VALIDATOR_NAME } from './to
 export interface LedgerOptions extends SequencerOptions {
   /** Full tiles kept in memory for proofs (default 4096, about 64 MiB). */
   tileCacheSize?: number;
+  /** Builds the search indexer (default: one that runs on this thread). */
+  indexer?: (store: Store, logger?: Logger) => SearchIndexer;
 }
 
 export interface Receipt extends Sequenced {
@@ -44,7 +46,7 @@ export interface EntryWithHash {
 export class Ledger {
   private readonly tiles: TileReader;
   private readonly sequencer: Sequencer;
-  private readonly indexer: Indexer;
+  private readonly indexer: SearchIndexer;
 
   private constructor(
     readonly store: Store,
@@ -56,7 +58,7 @@ export class Ledger {
   ) {
     this.tiles = new TileReader(store, options.tileCacheSize);
     this.sequencer = new Sequencer(store, this.tiles, signer, origin, options);
-    this.indexer = new Indexer(store, logger);
+    this.indexer = options.indexer?.(store, logger) ?? new Indexer(store, logger);
     this.sequencer.onCommit = (rows, size) => this.indexer.add(rows, size);
   }
 
@@ -78,9 +80,12 @@ export class Ledger {
     return this.sequencer.checkpoint;
   }
 
-  /** Appends one request's decisions and returns a receipt for each, proved against one checkpoint. */
-  async append(validator: string, decisions: Decision[]): Promise<AppendResult> {
-    const { checkpoint, entries } = await this.sequencer.append(validator, decisions);
+  /**
+   * Appends one request's decisions and returns a receipt for each, proved
+   * against one checkpoint. `encoded` optionally holds their entries.
+   */
+  async append(validator: string, decisions: Decision[], encoded?: Uint8Array[]): Promise<AppendResult> {
+    const { checkpoint, entries } = await this.sequencer.append(validator, decisions, encoded);
     const receipts: Receipt[] = [];
     for (const entry of entries) {
       const nodes = inclusionNodes(entry.index, checkpoint.size);
@@ -214,7 +219,7 @@ export class Ledger {
   /** Stops accepting appends, finishes the batch in progress and the indexing, closes the store. */
   async close(): Promise<void> {
     await this.sequencer.close();
-    await this.indexer.idle();
+    await this.indexer.close();
     await this.store.close();
   }
 

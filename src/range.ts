@@ -122,8 +122,9 @@ export function rangeNodes(size: number): NodeId[] {
   checkSize(size);
   const ids: NodeId[] = [];
   let start = 0;
-  for (let level = 52; level >= 0; level--) {
-    const width = 2 ** level;
+  let level = 0;
+  while (2 ** (level + 1) <= size) level++;
+  for (let width = 2 ** level; start < size; level--, width /= 2) {
     if (size - start < width) continue;
     ids.push({ level, index: start / width });
     start += width;

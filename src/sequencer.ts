@@ -122,19 +122,31 @@ export class Sequencer {
       edges.set(level, tile);
     }
     this.state = { range, edges, checkpoint };
-    if (!checkpoint) await this.commit([]);
+    if (checkpoint) return;
+    try {
+      await this.commit([]);
+    } catch (err) {
+      // Another process signed the first checkpoint at the same moment: continue from it.
+      if (!(await this.store.latestCheckpoint())) throw err;
+      await this.load();
+    }
   }
 
   /**
    * Queues the decisions of one request and resolves once they are committed
-   * under a signed checkpoint. The request is all or nothing.
+   * under a signed checkpoint. The request is all or nothing. `encoded`, when
+   * given, holds encodeDecision(decisions[i]) for each i.
    */
-  append(validator: string, decisions: Decision[]): Promise<SequencedBatch> {
+  append(validator: string, decisions: Decision[], encoded?: Uint8Array[]): Promise<SequencedBatch> {
     if (this.closed) {
       return Promise.reject(new StorageError('storage_failed', 'the sequencer is closed'));
     }
-    // Encoding validates every decision before anything is queued.
-    const entries = decisions.map(encodeDecision);
+    // Encoding validates every decision before anything is queued. Callers that
+    // validated with submittedFromJSON pass the entries it already encoded.
+    const entries = encoded ?? decisions.map(encodeDecision);
+    if (entries.length !== decisions.length) {
+      throw new RangeError(`${decisions.length} decisions came with ${entries.length} entries`);
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ validator, decisions, entries, resolve, reject });
       this.queuedEntries += entries.length;

@@ -161,9 +161,10 @@ export class SqliteStore implements Store {
       entries: db
         .prepare('SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx')
         .pluck(),
-      decisionId: db
-        .prepare('SELECT idx FROM entries WHERE validator = ? AND decision_id = ?')
-        .pluck(),
+      decisionIds: db.prepare(
+        `SELECT decision_id, idx FROM entries
+         WHERE validator = ? AND decision_id IN (SELECT value FROM json_each(?))`,
+      ),
       addValidator: db.prepare('INSERT INTO validators (name, token_hash) VALUES (?, ?)'),
       validatorByHash: db.prepare('SELECT name, token_hash FROM validators WHERE token_hash = ?'),
       listValidators: db.prepare('SELECT name FROM validators ORDER BY name').pluck(),
@@ -253,12 +254,11 @@ export class SqliteStore implements Store {
 
   async findDecisionIds(validator: string, ids: string[]): Promise<Map<string, number>> {
     return this.run('looking up decision IDs', () => {
-      const found = new Map<string, number>();
-      for (const id of ids) {
-        const index = this.statements.decisionId.get(validator, id) as number | undefined;
-        if (index !== undefined) found.set(id, index);
-      }
-      return found;
+      const rows = this.statements.decisionIds.all(validator, JSON.stringify(ids)) as {
+        decision_id: string;
+        idx: number;
+      }[];
+      return new Map(rows.map((row) => [row.decision_id, row.idx]));
     });
   }
 
