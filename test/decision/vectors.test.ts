@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decodeDecision, decisionToJSON, encodeDecision } from '../../src/decision.js';
+import {
+  decodeDecision,
+  decisionToJSON,
+  encodeDecision,
+  submittedFromCBORValue,
+  submittedFromJSON,
+} from '../../src/decision.js';
 import { fromHex, toHex } from '../../src/encoding.js';
 import {
   type RecordVector,
@@ -22,6 +28,17 @@ describe('decision vectors', () => {
 
     it(`${file}: exact bytes`, () => {
       expect(toHex(encodeDecision(vectorDecision(v)))).toBe(v.hex);
+    });
+
+    it(`${file}: submitted entry`, () => {
+      const { validator, ...body } = v.decision;
+      const submitted = submittedFromJSON(body, validator as string);
+      expect(toHex(submitted.entry)).toBe(v.hex);
+      expect(submitted.decision).toEqual(vectorDecision(v));
+      const cborBody = { ...body, token_hash: submitted.decision.token_hash };
+      if (cborBody.token_hash === undefined) delete cborBody.token_hash;
+      const fromCBOR = submittedFromCBORValue(cborBody, validator as string);
+      expect(toHex(fromCBOR.entry)).toBe(v.hex);
     });
 
     it(`${file}: decodes`, () => {
