@@ -1,0 +1,34 @@
+/** declog checkpoint: fetches the latest checkpoint and verifies its signature and origin. */
+import { DeclogClient, type VerifiedCheckpoint } from '../../src/client.js';
+import { toBase64, toHex } from '../../src/encoding.js';
+import { ledgerUrl, out, outJson, usage, verifierKey } from '../options.js';
+
+export interface CheckpointOptions {
+  vkey?: string;
+  json?: boolean;
+}
+
+/** Builds a verifying client from --url and --vkey. */
+export function verifyingClient(url: string | undefined, vkey: string | undefined): DeclogClient {
+  const key = verifierKey(vkey);
+  return usage(() => new DeclogClient({ url: ledgerUrl(url), verifierKey: key }));
+}
+
+/** Returns the JSON form of a verified checkpoint. */
+export function checkpointJson(cp: VerifiedCheckpoint) {
+  return {
+    origin: cp.origin,
+    tree_size: cp.size,
+    root_hash: toHex(cp.root),
+    checkpoint: cp.signed,
+  };
+}
+
+/** declog checkpoint [URL] --vkey K [--json] */
+export async function checkpoint(url: string | undefined, opts: CheckpointOptions): Promise<void> {
+  const cp = await verifyingClient(url, opts.vkey).checkpoint();
+  if (opts.json) return outJson(checkpointJson(cp));
+  out(`verified checkpoint of ${cp.origin}`);
+  out(`tree size  ${cp.size}`);
+  out(`root hash  ${toHex(cp.root)} (base64 ${toBase64(cp.root)})`);
+}

@@ -1,0 +1,52 @@
+/** declog serve: runs the HTTP server of a data folder until SIGINT or SIGTERM. */
+import { pino } from 'pino';
+import { isInitialized } from '../../src/data-dir.js';
+import { startServer } from '../../server/main.js';
+import { note } from '../options.js';
+import { createLedger, printCreated } from './init.js';
+
+export interface ServeOptions {
+  data: string;
+  port: number;
+  host: string;
+  init?: boolean;
+  origin: string;
+  maxBatch?: number;
+  maxWaitMs?: number;
+}
+
+/** Resolves with the first SIGINT or SIGTERM received. */
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+/**
+ * declog serve [--data DIR] [--port N] [--host H] [--init] [--origin NAME]
+ * [--max-batch N] [--max-wait-ms N]. Logs JSON lines to stdout. The token
+ * of a ledger made by --init goes to stderr, once.
+ */
+export async function serve(opts: ServeOptions): Promise<void> {
+  if (opts.init && !isInitialized(opts.data)) {
+    printCreated(await createLedger(opts.data, opts.origin), opts.data, note);
+  }
+  const signal = nextSignal();
+  const logger = pino({ base: undefined });
+  const server = await startServer({
+    dataDir: opts.data,
+    host: opts.host,
+    port: opts.port,
+    logger,
+    maxBatchEntries: opts.maxBatch,
+    maxWaitMs: opts.maxWaitMs,
+  });
+  logger.info({ signal: await signal }, 'shutting down');
+  await server.close();
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env node
+/**
+ * The declog command line: the command table, and the one place that turns
+ * errors into a message and an exit code.
+ *
+ * Exit codes: 0 done or verified, 1 verification or the operation failed,
+ * 2 usage error (bad flags, arguments or input files), 3 network or server
+ * error.
+ */
+import { Command, CommanderError } from 'commander';
+import { NetworkError, UsageError } from '../src/errors.js';
+import { useNodeCrypto } from '../src/crypto-node.js';
+import { append } from './commands/append.js';
+import { checkpoint } from './commands/checkpoint.js';
+import { get } from './commands/get.js';
+import { DEFAULT_ORIGIN, init } from './commands/init.js';
+import { FORMATS, search } from './commands/search.js';
+import { serve } from './commands/serve.js';
+import { tokenAdd } from './commands/token.js';
+import { verifyConsistencyCommand } from './commands/verify-consistency.js';
+import { verifyInclusionCommand } from './commands/verify-inclusion.js';
+import { count, defaultDataDir, oneOf, URL_HELP, VKEY_HELP } from './options.js';
+
+const EXIT = { ok: 0, failed: 1, usage: 2, network: 3 } as const;
+
+const EXIT_HELP = `
+Exit codes:
+  0  done, or verified
+  1  verification failed, or the operation failed
+  2  usage error: bad flags, arguments or input files
+  3  network or server error`;
+
+const DATA_HELP = 'ledger data folder (env DECLOG_DATA)';
+const JSON_HELP = 'print machine-readable JSON instead of text';
+
+function addInit(program: Command): void {
+  program
+    .command('init')
+    .description('create a ledger: signing key, database and a first validator token')
+    .option('--data <dir>', DATA_HELP, defaultDataDir())
+    .option('--origin <name>', 'log origin, a scheme-less URL naming the log', DEFAULT_ORIGIN)
+    .option('--json', 'print {"origin", "verifier_key", "token"} as JSON')
+    .action(init);
+}
+
+function addServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the ledger over HTTP until SIGINT or SIGTERM; logs JSON lines to stdout')
+    .option('--data <dir>', DATA_HELP, defaultDataDir())
+    .option('--port <n>', 'TCP port to listen on, 0 for any free port', count(0), 8080)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--init', 'create the ledger first if the data folder has none (token to stderr)')
+    .option('--origin <name>', 'log origin used by --init', DEFAULT_ORIGIN)
+    .option('--max-batch <n>', 'most entries in one commit (default: 1000)', count(1))
+    .option(
+      '--max-wait-ms <ms>',
+      'longest an append waits for a batch to fill, in milliseconds (default: 0)',
+      count(0),
+    )
+    .action(serve);
+}
+
+function addToken(program: Command): void {
+  const token = program.command('token').description('manage validator tokens');
+  token
+    .command('add')
+    .description('create a validator and print its bearer token, once')
+    .argument('<name>', 'validator name, stamped in each decision it appends')
+    .option('--data <dir>', DATA_HELP, defaultDataDir())
+    .option('--json', 'print {"validator", "token"} as JSON')
+    .action(tokenAdd);
+}
+
+function addAppend(program: Command): void {
+  program
+    .command('append')
+    .description(
+      'append the decisions of a JSON Lines file, one per line, verifying each receipt; ' +
+        'rerunning a file is safe: logged decisions come back as duplicates',
+    )
+    .argument('<file>', 'JSON Lines file of decisions, or - for stdin')
+    .option('--url <url>', URL_HELP)
+    .option('--token <token>', 'validator bearer token (default: $DECLOG_TOKEN)')
+    .option('--vkey <key>', VKEY_HELP)
+    .option('--batch-size <n>', 'decisions per request', count(1), 100)
+    .option('--concurrency <n>', 'requests in flight at once', count(1), 4)
+    .option(
+      '--json',
+      'print one receipt per line: {"line", "index", "leaf_hash", "duplicate", "tree_size"}',
+    )
+    .option(
+      '--progress',
+      'show entries/s on stderr every second even when stderr is not a terminal',
+    )
+    .action(append);
+}
+
+function addCheckpoint(program: Command): void {
+  program
+    .command('checkpoint')
+    .description('fetch the latest checkpoint and verify its signature and origin')
+    .argument('[url]', URL_HELP)
+    .option('--vkey <key>', VKEY_HELP)
+    .option('--json', JSON_HELP)
+    .action(checkpoint);
+}
+
+function addVerify(program: Command): void {
+  const verify = program.command('verify').description('verify inclusion and consistency proofs');
+  verify
+    .command('inclusion')
+    .description(
+      'verify that an entry is in the log: online with --index, or offline with --proof and --entry',
+    )
+    .option('--url <url>', URL_HELP)
+    .option('--index <n>', 'online: index of the entry', count(0))
+    .option(
+      '--tree-size <n>',
+      'online: tree size of a published checkpoint (default: the latest)',
+      count(1),
+    )
+    .option('--proof <file>', 'offline: a c2sp.org/tlog-proof file')
+    .option('--entry <file>', "offline: the entry's exact bytes (raw CBOR)")
+    .option('--entry-base64 <text>', "offline: the entry's exact bytes in base64")
+    .option('--vkey <key>', VKEY_HELP)
+    .option('--json', JSON_HELP)
+    .action(verifyInclusionCommand);
+  verify
+    .command('consistency')
+    .description(
+      'verify that a newer checkpoint extends an older one: online with --old, or offline with three files',
+    )
+    .option('--url <url>', URL_HELP)
+    .option('--old <n>', 'online: older tree size', count(1))
+    .option('--new <n>', 'online: newer tree size (default: the latest)', count(1))
+    .option('--old-checkpoint <file>', 'offline: the older signed checkpoint')
+    .option('--checkpoint <file>', 'offline: the newer signed checkpoint')
+    .option('--proof <file>', 'offline: the consistency proof, one hex or base64 hash per line')
+    .option('--vkey <key>', VKEY_HELP)
+    .option('--json', JSON_HELP)
+    .action(verifyConsistencyCommand);
+}
+
+function addGet(program: Command): void {
+  program
+    .command('get')
+    .description('print one logged decision; with --vkey also verify its inclusion')
+    .argument('<index>', 'index of the entry', count(0))
+    .option('--url <url>', URL_HELP)
+    .option('--vkey <key>', `${VKEY_HELP}; verifies the entry's inclusion in the latest checkpoint`)
+    .option('--json', JSON_HELP)
+    .option(
+      '--proof-out <file>',
+      'write the verified inclusion proof as a c2sp.org/tlog-proof file (needs --vkey)',
+    )
+    .option('--entry-out <file>', "write the entry's exact bytes (raw CBOR)")
+    .action(get);
+}
+
+function addSearch(program: Command): void {
+  program
+    .command('search')
+    .description('search logged decisions; says up to which tree size the search index reaches')
+    .option('--url <url>', URL_HELP)
+    .option('--kid <kid>', 'key ID from the token header')
+    .option('--iss <issuer>', 'token issuer')
+    .option('--aud <audience>', 'audience the relying party required')
+    .option('--key-domain <domain>', 'domain of the signing key, such as consumer or enterprise')
+    .option('--tenant <tenant>', 'tenant the token claims')
+    .option('--rp <name>', 'relying party that made the decision')
+    .option('--decision <verdict>', 'accept or reject', oneOf(['accept', 'reject'] as const))
+    .option('--since <time>', 'earliest decision time, inclusive: Unix milliseconds or RFC 3339')
+    .option('--until <time>', 'latest decision time, inclusive: Unix milliseconds or RFC 3339')
+    .option('--limit <n>', 'decisions per page, 1 to 1000', count(1), 100)
+    .option('--all', 'follow the pages until every match is printed')
+    .option('--format <format>', 'table, json (JSON lines) or csv', oneOf(FORMATS), 'table')
+    .option('--json', 'same as --format json')
+    .action(search);
+}
+
+/** Builds the command table. */
+function buildProgram(): Command {
+  const program = new Command('declog')
+    .description('declog: an append-only, verifiable log of token-validation decisions')
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
+    .addHelpText('after', EXIT_HELP);
+  for (const add of [
+    addInit,
+    addServe,
+    addToken,
+    addAppend,
+    addCheckpoint,
+    addVerify,
+    addGet,
+    addSearch,
+  ]) {
+    add(program);
+  }
+  return program;
+}
+
+/** Maps an error to its exit code. */
+function exitCode(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof NetworkError) return EXIT.network;
+  return EXIT.failed;
+}
+
+/** Returns the one line printed for an error, or undefined when commander already printed help. */
+function errorLine(err: unknown): string | undefined {
+  if (err instanceof CommanderError) {
+    if (err.exitCode === 0 || err.code === 'commander.help') return undefined;
+    return `${err.message.replace(/^error: /, '')} (see --help)`;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/\s*\n\s*/g, ' ');
+}
+
+async function main(argv: string[]): Promise<void> {
+  useNodeCrypto();
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const line = errorLine(err);
+    if (line !== undefined) process.stderr.write(`declog: ${line}\n`);
+    process.exitCode = exitCode(err);
+  }
+}
+
+await main(process.argv);
