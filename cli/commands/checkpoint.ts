@@ -8,7 +8,11 @@ export interface CheckpointOptions {
   json?: boolean;
 }
 
-/** Builds a verifying client from --url and --vkey. */
+/**
+ * Builds a verifying client from --url and --vkey. Each run starts with no
+ * trusted checkpoint, so a rollback is only detected within one run.
+ */
+// TODO: keep the newest verified checkpoint in a state file to detect rollbacks between runs.
 export function verifyingClient(url: string | undefined, vkey: string | undefined): DeclogClient {
   const key = verifierKey(vkey);
   return usage(() => new DeclogClient({ url: ledgerUrl(url), verifierKey: key }));

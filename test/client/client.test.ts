@@ -280,6 +280,22 @@ describe('DeclogClient.checkpoint', () => {
     expect((err as CheckpointConflictError).trusted).toBe(seen);
   });
 
+  it('empty log then growth', async () => {
+    const fresh = await startLedger();
+    try {
+      const client = new DeclogClient({
+        url: fresh.url,
+        token: fresh.token,
+        verifierKey: fresh.verifierKey,
+      });
+      expect((await client.checkpoint()).size).toBe(0);
+      await client.append(decision());
+      expect((await client.checkpoint()).size).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('unknown log key', async () => {
     const other = generateKey('test.example/log').verifierKey;
     await rejects(
