@@ -12,6 +12,7 @@ import { NetworkError, UsageError } from '../src/errors.js';
 import { useNodeCrypto } from '../src/crypto-node.js';
 import { append } from './commands/append.js';
 import { checkpoint } from './commands/checkpoint.js';
+import { demo } from './commands/demo.js';
 import { get } from './commands/get.js';
 import { DEFAULT_ORIGIN, init } from './commands/init.js';
 import { FORMATS, search } from './commands/search.js';
@@ -179,6 +180,24 @@ function addSearch(program: Command): void {
     .action(search);
 }
 
+function addDemo(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'validate real JWTs from a consumer and an enterprise issuer (forged cross-domain ones included) ' +
+        'with a fail-closed gate, append every decision to a running ledger, then verify with this CLI',
+    )
+    .option('--url <url>', URL_HELP)
+    .option(
+      '--data <dir>',
+      `${DATA_HELP}: read log.pub and create a demo validator there`,
+      defaultDataDir(),
+    )
+    .option('--token <token>', 'validator token to use instead (env DECLOG_TOKEN)')
+    .option('--count <n>', 'tokens to validate', count(1), 500)
+    .action(demo);
+}
+
 /** Builds the command table. */
 function buildProgram(): Command {
   const program = new Command('declog')
@@ -195,6 +214,7 @@ function buildProgram(): Command {
     addVerify,
     addGet,
     addSearch,
+    addDemo,
   ]) {
     add(program);
   }
