@@ -37,11 +37,18 @@ export const ErrorCodes = {
     'malformed_receipt',
     'entry_mismatch',
     'quorum_not_met',
+    'tree_size_conflict',
   ],
   auth: ['missing_token', 'invalid_token'],
   notFound: ['not_found', 'checkpoint_not_found', 'entry_not_found'],
-  storage: ['storage_failed', 'corrupt_store', 'key_file_permissions', 'schema_too_new'],
-  network: ['network_error', 'server_error', 'timeout'],
+  storage: [
+    'storage_failed',
+    'corrupt_store',
+    'key_file_permissions',
+    'schema_too_new',
+    'spool_full',
+  ],
+  network: ['network_error', 'server_error', 'timeout', 'budget_exceeded'],
   usage: ['usage'],
 } as const;
 
