@@ -47,6 +47,7 @@ export const ErrorCodes = {
     'key_file_permissions',
     'schema_too_new',
     'spool_full',
+    'not_sequencer',
   ],
   network: ['network_error', 'server_error', 'timeout', 'budget_exceeded'],
   usage: ['usage'],
