@@ -11,10 +11,12 @@ import { Command, CommanderError } from 'commander';
 import { NetworkError, UsageError } from '../src/errors.js';
 import { useNodeCrypto } from '../src/crypto-node.js';
 import { append } from './commands/append.js';
+import { audit } from './commands/audit.js';
 import { checkpoint } from './commands/checkpoint.js';
 import { demo } from './commands/demo.js';
 import { get } from './commands/get.js';
 import { DEFAULT_ORIGIN, init } from './commands/init.js';
+import { collect } from './commands/progress-bar.js';
 import { FORMATS, search } from './commands/search.js';
 import { serve } from './commands/serve.js';
 import { tokenAdd } from './commands/token.js';
@@ -198,6 +200,29 @@ function addDemo(program: Command): void {
     .action(demo);
 }
 
+function addAudit(program: Command): void {
+  program
+    .command('audit')
+    .description(
+      'verify that the log only grows: check the checkpoint, prove it consistent with the saved one ' +
+        'and recompute the tree from the entries; a fork or rollback writes evidence and exits 1',
+    )
+    .argument('[url]', URL_HELP)
+    .option('--vkey <key>', VKEY_HELP)
+    .option('--state <file>', 'state file: the last verified checkpoint, replaced after each pass')
+    .option('--witness <key>', 'witness cosignature verifier key (repeatable)', collect)
+    .option('--quorum <n>', 'witness cosignatures required (default: every --witness)', count(0))
+    .option('--follow', 'keep auditing every --interval seconds')
+    .option('--interval <s>', 'seconds between rounds with --follow', count(1), 10)
+    .option(
+      '--evidence <file>',
+      'where to write evidence of a fork (default: ./declog-evidence-<ms>.json)',
+    )
+    .option('--concurrency <n>', 'entry bundle requests in flight', count(1), 8)
+    .option('--json', JSON_HELP)
+    .action(audit);
+}
+
 /** Builds the command table. */
 function buildProgram(): Command {
   const program = new Command('declog')
@@ -215,6 +240,7 @@ function buildProgram(): Command {
     addGet,
     addSearch,
     addDemo,
+    addAudit,
   ]) {
     add(program);
   }

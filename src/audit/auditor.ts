@@ -1,0 +1,199 @@
+/**
+ * The auditor: checks that a log only ever grows. Each run opens the latest
+ * signed checkpoint (c2sp.org/tlog-checkpoint), counts witness cosignatures
+ * (c2sp.org/tlog-cosignature), proves it consistent with the checkpoint of
+ * the previous run (RFC 9162 section 2.1.4.2), and recomputes the tree from
+ * the entries not seen before (RFC 9162 section 2.1.1), so the first run
+ * recomputes the whole tree. A rollback, a second root for one size or a
+ * failed proof raises MisbehaviourError carrying the evidence.
+ */
+import { openCheckpoint, type SignedCheckpoint } from '../checkpoint.js';
+import { bytesEqual, toHex } from '../encoding.js';
+import { VerificationError } from '../errors.js';
+import { leafHash } from '../hash.js';
+import { keyLabel, type Note, type Verifier } from '../note.js';
+import { CompactRange } from '../range.js';
+import { verifyConsistency } from '../verify.js';
+import { DEFAULT_CONCURRENCY, streamEntries } from './entry-stream.js';
+import { evidenceCheckpoint, makeEvidence, MisbehaviourError } from './evidence.js';
+import type { LogFetcher } from './log-fetcher.js';
+import type { TreeState } from './state.js';
+
+export interface AuditorOptions {
+  fetcher: LogFetcher;
+  /** The log's key. */
+  verifier: Verifier;
+  /** The log's origin line (default: the key name). */
+  origin?: string;
+  /** Witness cosignature verifiers. */
+  witnesses?: Verifier[];
+  /** Number of `witnesses` that must have cosigned each checkpoint (default 0). */
+  quorum?: number;
+  /** Entry bundle requests in flight (default 8). */
+  concurrency?: number;
+  /** Called after each bundle with the entries recomputed so far and the total of this run. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What one verified run found. */
+export interface AuditResult {
+  checkpoint: SignedCheckpoint;
+  /** The state to save: only produced when every check passed. */
+  state: TreeState;
+  /** Tree size of the previous run, if any. */
+  previousSize: number | undefined;
+  /** Entries hashed in this run. */
+  recomputed: number;
+  /** Names of the witnesses whose cosignatures verified. */
+  cosigners: string[];
+}
+
+/** Verifies one log, run after run. */
+export class Auditor {
+  constructor(private readonly options: AuditorOptions) {
+    const quorum = options.quorum ?? 0;
+    const count = options.witnesses?.length ?? 0;
+    if (!Number.isSafeInteger(quorum) || quorum < 0 || quorum > count) {
+      throw new VerificationError(
+        'quorum_not_met',
+        `quorum ${quorum} cannot be met by ${count} witness key(s)`,
+      );
+    }
+  }
+
+  /** Opens a signed checkpoint with the log key and the witness keys. */
+  open(text: string): SignedCheckpoint {
+    const { verifier, origin, witnesses } = this.options;
+    return openCheckpoint(text, verifier, { origin, extra: witnesses });
+  }
+
+  /**
+   * Runs one audit from `previous` (undefined on the first run). Resolves
+   * with the new state, or rejects with MisbehaviourError, VerificationError
+   * or NetworkError; the previous state is then still the one to keep.
+   */
+  async audit(previous?: TreeState): Promise<AuditResult> {
+    const received = this.open(await this.options.fetcher.checkpoint());
+    const cosigners = this.checkQuorum(received.note);
+    const trusted = previous ? this.open(previous.checkpoint) : undefined;
+    if (trusted) await this.checkConsistent(trusted, received);
+    const range = previous?.range.clone() ?? CompactRange.empty();
+    if (trusted && range.size !== trusted.checkpoint.size) {
+      throw new VerificationError(
+        'root_mismatch',
+        `saved state covers ${range.size} entries but its checkpoint has tree size ${trusted.checkpoint.size}`,
+      );
+    }
+    const from = range.size;
+    await this.recompute(range, received);
+    this.checkRoot(range, received, trusted);
+    return {
+      checkpoint: received,
+      state: { checkpoint: received.signed, range },
+      previousSize: trusted?.checkpoint.size,
+      recomputed: received.checkpoint.size - from,
+      cosigners,
+    };
+  }
+
+  private checkQuorum(note: Note): string[] {
+    const witnesses = this.options.witnesses ?? [];
+    const quorum = this.options.quorum ?? 0;
+    const signed = witnesses.filter((w) =>
+      note.sigs.some((s) => s.name === w.name && s.keyId === w.keyId),
+    );
+    if (signed.length < quorum) {
+      throw new VerificationError(
+        'quorum_not_met',
+        `checkpoint cosigned by ${signed.length} of the ${witnesses.length} witnesses ` +
+          `[${signed.map(keyLabel).join(', ')}], quorum is ${quorum}`,
+      );
+    }
+    return signed.map((w) => w.name);
+  }
+
+  /** Raises MisbehaviourError unless `received` extends `trusted`. */
+  private async checkConsistent(trusted: SignedCheckpoint, received: SignedCheckpoint) {
+    const [t, r] = [trusted.checkpoint, received.checkpoint];
+    if (r.size < t.size) {
+      const why = `rollback: the log served tree size ${r.size} after signing tree size ${t.size}`;
+      throw new MisbehaviourError(makeEvidence('rollback', trusted, received, why));
+    }
+    if (r.size === t.size) {
+      if (bytesEqual(r.root, t.root)) return;
+      const why = `fork: two signed checkpoints of tree size ${r.size} with roots ${toHex(t.root)} and ${toHex(r.root)}`;
+      throw new MisbehaviourError(makeEvidence('fork', trusted, received, why));
+    }
+    if (t.size === 0) return;
+    const served = await this.options.fetcher.consistency(t.size, r.size);
+    try {
+      verifyConsistency(t.size, r.size, served.proof, t.root, r.root);
+    } catch (err) {
+      if (!(err instanceof VerificationError)) throw err;
+      throw this.inconsistent(trusted, received, served.proof, served.oldCheckpoint, err);
+    }
+  }
+
+  private inconsistent(
+    trusted: SignedCheckpoint,
+    received: SignedCheckpoint,
+    proof: Uint8Array[],
+    logOld: string,
+    err: VerificationError,
+  ): MisbehaviourError {
+    const [t, r] = [trusted.checkpoint, received.checkpoint];
+    const why = `fork: tree size ${r.size} (root ${toHex(r.root)}) does not extend tree size ${t.size} (root ${toHex(t.root)}): ${err.message}`;
+    const proofJson = {
+      old_size: t.size,
+      new_size: r.size,
+      consistency_proof: proof.map(toHex),
+      error: err.message,
+    };
+    const other = this.tryOpen(logOld);
+    const differs = other && !bytesEqual(other.checkpoint.root, t.root);
+    return new MisbehaviourError(
+      makeEvidence('inconsistent', trusted, received, why, {
+        proof: proofJson,
+        ...(differs ? { log_checkpoint_at_trusted_size: evidenceCheckpoint(other) } : {}),
+      }),
+    );
+  }
+
+  private tryOpen(text: string): SignedCheckpoint | undefined {
+    try {
+      return this.open(text);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Appends the leaf hash of every entry in [range.size, checkpoint size) to `range`. */
+  private async recompute(range: CompactRange, received: SignedCheckpoint): Promise<void> {
+    const { fetcher, concurrency, onProgress } = this.options;
+    const from = range.size;
+    const size = received.checkpoint.size;
+    const total = size - from;
+    onProgress?.(0, total);
+    const sink = (_first: number, entries: Uint8Array[]) => {
+      for (const entry of entries) range.append(leafHash(entry));
+      onProgress?.(range.size - from, total);
+    };
+    await streamEntries(
+      fetcher,
+      { from, to: size, size },
+      sink,
+      concurrency ?? DEFAULT_CONCURRENCY,
+    );
+  }
+
+  private checkRoot(range: CompactRange, received: SignedCheckpoint, trusted?: SignedCheckpoint) {
+    const computed = range.root();
+    if (bytesEqual(computed, received.checkpoint.root)) return;
+    const why = `the entries served for tree size ${received.checkpoint.size} hash to root ${toHex(computed)}, not the signed root ${toHex(received.checkpoint.root)}`;
+    throw new MisbehaviourError(
+      makeEvidence('entries_mismatch', trusted ?? received, received, why, {
+        computed_root: toHex(computed),
+      }),
+    );
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The state an auditor or monitor keeps between runs: the newest checkpoint
+ * it verified and the compact range of the entries it recomputed, so the
+ * next run proves consistency from it and recomputes only the new entries.
+ * Saved with an atomic rename, so a crash leaves the old state or the new.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fromHex, toHex } from '../encoding.js';
+import { UsageError } from '../errors.js';
+import { CompactRange } from '../range.js';
+
+/** What a verified run leaves for the next one. */
+export interface TreeState {
+  /** The signed checkpoint note, verified. */
+  checkpoint: string;
+  /** Compact range of [0, size) recomputed from the entries; its root is the checkpoint's. */
+  range: CompactRange;
+  /** Extra state of the tool that owns the file (the monitor's rule state). */
+  extra?: unknown;
+}
+
+const VERSION = 1;
+
+/** Reads a state file, or returns undefined when it does not exist yet. */
+export function loadState(path: string): TreeState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read state file ${path}: ${(err as Error).message}`);
+  }
+  return parseState(text, path);
+}
+
+function parseState(text: string, path: string): TreeState {
+  const bad = (why: string) => new UsageError(`state file ${path} is damaged: ${why}`);
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw bad('not JSON');
+  }
+  if (value['version'] !== VERSION) throw bad(`version is not ${VERSION}`);
+  const { checkpoint, size, range } = value;
+  if (typeof checkpoint !== 'string') throw bad('"checkpoint" is not a string');
+  if (typeof size !== 'number' || !Array.isArray(range)) throw bad('"size" or "range" missing');
+  try {
+    const hashes = range.map((h) => fromHex(String(h), 'range hash'));
+    return { checkpoint, range: CompactRange.fromHashes(size, hashes), extra: value['extra'] };
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+}
+
+/** Writes the state to a temporary file beside `path`, syncs it, then renames it over `path`. */
+export function saveState(path: string, state: TreeState): void {
+  const text = JSON.stringify({
+    version: VERSION,
+    checkpoint: state.checkpoint,
+    size: state.range.size,
+    range: state.range.hashes.map(toHex),
+    extra: state.extra,
+  });
+  writeAtomic(path, text + '\n');
+}
+
+/** Replaces `path` with `text` so readers see the old content or the new, never a part. */
+export function writeAtomic(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
