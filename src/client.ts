@@ -38,6 +38,13 @@ import {
 import { HASH_SIZE, leafHash } from './hash.js';
 import { newVerifier, type Note, type Verifier } from './note.js';
 import { formatTlogProof } from './tlog-proof.js';
+import {
+  Recorder,
+  type RecorderMetrics,
+  type RecorderOptions,
+  type RecordInput,
+} from './client/recorder.js';
+import { HttpStatusError } from './client/retry.js';
 import { verifyConsistency, verifyInclusion } from './verify.js';
 
 /** Default deadline of one request, body included, in milliseconds. */
@@ -56,8 +63,8 @@ export interface DeclogReaderOptions {
   timeoutMs?: number;
 }
 
-/** Options of a verifying client. */
-export interface DeclogClientOptions extends DeclogReaderOptions {
+/** Options of a verifying client; the RecorderOptions shape record() and recordThenAdmit(). */
+export interface DeclogClientOptions extends DeclogReaderOptions, RecorderOptions {
   /** Bearer token of a validator, needed only by append. */
   token?: string;
   /** The log's verifier key, `<name>+<key ID>+<base64 key>` (c2sp.org/signed-note). */
@@ -203,8 +210,8 @@ function serverError(where: string, status: number, text: string): DeclogError {
   const code = error?.['code'];
   const message = error?.['message'];
   if (typeof code !== 'string' || typeof message !== 'string') {
-    return new NetworkError(
-      'server_error',
+    return new HttpStatusError(
+      status,
       `${where} returned HTTP ${status} without a declog error body`,
     );
   }
@@ -212,7 +219,7 @@ function serverError(where: string, status: number, text: string): DeclogError {
   if (status < 500 && hasCode(ErrorCodes.input, code)) return new InputError(code, full);
   if (status < 500 && hasCode(ErrorCodes.auth, code)) return new AuthError(code, full);
   if (status < 500 && hasCode(ErrorCodes.notFound, code)) return new NotFoundError(code, full);
-  return new NetworkError('server_error', full);
+  return new HttpStatusError(status, full);
 }
 
 function parseJson(text: string): Json | undefined {
@@ -297,8 +304,8 @@ class Http {
     }
     if (response.status >= 400) throw serverError(where, response.status, text);
     if (response.status !== 200) {
-      throw new NetworkError(
-        'server_error',
+      throw new HttpStatusError(
+        response.status,
         `${where} returned HTTP ${response.status}, expected 200`,
       );
     }
@@ -590,12 +597,106 @@ export class DeclogClient {
   private newest: VerifiedCheckpoint | undefined;
   /** Serializes updates of `newest`, so concurrent calls compare against one history. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The batching write path, built at construction so bad options fail there and a spool replays. */
+  private writer: Recorder<AppendReceipt> | undefined;
+  private readonly writerOptions: RecorderOptions;
 
   constructor(options: DeclogClientOptions) {
     this.http = new Http(options);
     this.verifier = newVerifier(options.verifierKey);
     this.origin = options.origin ?? this.verifier.name;
     this.token = options.token;
+    this.writerOptions = options;
+    this.recorder();
+  }
+
+  /**
+   * Records a decision without waiting for the ledger, and resolves with its
+   * id (a random UUID unless `id` is set). With `spool`, the decision is on
+   * disk when this resolves and leaves the spool only once its receipt is
+   * verified. Batches go out by `batchSize` or after `lingerMs`; network
+   * failures and 5xx answers are retried with backoff, with the same id, so
+   * a retry is stored once. Receipts arrive as 'receipt' events; retried
+   * failures and a fatal one (a receipt that does not verify, a rollback, a
+   * 4xx answer) as 'error' events. After a fatal one nothing more is sent
+   * and record() rejects with it.
+   *
+   * @example
+   * const client = new DeclogClient({ url, token, verifierKey, spool: './declog-spool.db' });
+   * client.on('error', (err) => log.warn({ err }, 'declog'));
+   * const result = await gate.check(token, 'mail');
+   * await client.record(result.decision);
+   */
+  record(decision: RecordInput): Promise<string> {
+    return this.recorder().record(decision);
+  }
+
+  /**
+   * Records a decision and resolves with its verified receipt, sending at
+   * once. Fails closed: rejects with NetworkError 'budget_exceeded' when no
+   * verified receipt arrived within `budgetMs`, and the caller must then
+   * deny its request (the decision is still sent later).
+   *
+   * @example
+   * try {
+   *   await client.recordThenAdmit(result.decision, { budgetMs: 50 });
+   * } catch {
+   *   return deny(); // not durably sequenced in time
+   * }
+   */
+  recordThenAdmit(decision: RecordInput, options: { budgetMs: number }): Promise<AppendReceipt> {
+    return this.recorder().recordThenAdmit(decision, options.budgetMs);
+  }
+
+  /**
+   * Resolves once every decision recorded so far has a verified receipt.
+   *
+   * @example
+   * await client.flush();
+   */
+  flush(): Promise<void> {
+    return this.writer?.flush() ?? Promise.resolve();
+  }
+
+  /**
+   * Flushes, then closes the spool. With `{ wait: false }` it does not
+   * flush: unsent decisions stay in the spool for the next start.
+   *
+   * @example
+   * process.on('SIGTERM', () => void client.close());
+   */
+  close(options: { wait?: boolean } = {}): Promise<void> {
+    return this.writer?.close(options) ?? Promise.resolve();
+  }
+
+  /**
+   * Listens to verified receipts of recorded decisions, or to errors of the
+   * write path.
+   *
+   * @example
+   * client.on('receipt', (r) => metrics.observe(r.index));
+   */
+  on(event: 'receipt', listener: (receipt: AppendReceipt) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'receipt' | 'error', listener: (value: never) => void): this {
+    this.recorder().on(event, listener as never);
+    return this;
+  }
+
+  /** Removes a listener added with on(). */
+  off(event: 'receipt' | 'error', listener: (value: never) => void): this {
+    this.writer?.off(event, listener as never);
+    return this;
+  }
+
+  /** Counters of the write path: recorded, receipts, retries, spoolFull, pending. */
+  get metrics(): RecorderMetrics {
+    return this.recorder().metrics;
+  }
+
+  private recorder(): Recorder<AppendReceipt> {
+    this.writer ??= new Recorder((decisions) => this.append(decisions), this.writerOptions);
+    return this.writer;
   }
 
   /** The newest checkpoint this client verified, if any. */
