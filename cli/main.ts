@@ -16,6 +16,7 @@ import { checkpoint } from './commands/checkpoint.js';
 import { demo } from './commands/demo.js';
 import { get } from './commands/get.js';
 import { DEFAULT_ORIGIN, init } from './commands/init.js';
+import { monitor } from './commands/monitor.js';
 import { collect } from './commands/progress-bar.js';
 import { FORMATS, search } from './commands/search.js';
 import { serve } from './commands/serve.js';
@@ -223,6 +224,25 @@ function addAudit(program: Command): void {
     .action(audit);
 }
 
+function addMonitor(program: Command): void {
+  program
+    .command('monitor')
+    .description(
+      'verify every new entry against the checkpoint and evaluate the rules of a JSON file on it; ' +
+        'each alert is one JSON line with its entry, inclusion proof and checkpoint',
+    )
+    .argument('[url]', URL_HELP)
+    .option('--vkey <key>', VKEY_HELP)
+    .option('--rules <file>', 'JSON rule file: {"rules": [{"name", "when", "kind", ...}]}')
+    .option('--state <file>', 'state file: checkpoint, tree and rule memory, to resume from')
+    .option('--once', 'stop at the current checkpoint; exit 1 if any alert fired')
+    .option('--interval <s>', 'seconds between polls when following', count(1), 5)
+    .option('--webhook <url>', 'also POST each alert as JSON to this URL')
+    .option('--concurrency <n>', 'entry bundle requests in flight', count(1), 8)
+    .option('--json', 'print the round summaries on stderr as JSON')
+    .action(monitor);
+}
+
 /** Builds the command table. */
 function buildProgram(): Command {
   const program = new Command('declog')
@@ -241,6 +261,7 @@ function buildProgram(): Command {
     addSearch,
     addDemo,
     addAudit,
+    addMonitor,
   ]) {
     add(program);
   }

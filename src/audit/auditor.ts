@@ -31,6 +31,8 @@ export interface AuditorOptions {
   quorum?: number;
   /** Entry bundle requests in flight (default 8). */
   concurrency?: number;
+  /** Receives every new entry, in order, before the root is checked. */
+  onEntries?: (first: number, entries: Uint8Array[]) => void;
   /** Called after each bundle with the entries recomputed so far and the total of this run. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -169,13 +171,14 @@ export class Auditor {
 
   /** Appends the leaf hash of every entry in [range.size, checkpoint size) to `range`. */
   private async recompute(range: CompactRange, received: SignedCheckpoint): Promise<void> {
-    const { fetcher, concurrency, onProgress } = this.options;
+    const { fetcher, concurrency, onProgress, onEntries } = this.options;
     const from = range.size;
     const size = received.checkpoint.size;
     const total = size - from;
     onProgress?.(0, total);
-    const sink = (_first: number, entries: Uint8Array[]) => {
+    const sink = (first: number, entries: Uint8Array[]) => {
       for (const entry of entries) range.append(leafHash(entry));
+      onEntries?.(first, entries);
       onProgress?.(range.size - from, total);
     };
     await streamEntries(
