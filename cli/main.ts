@@ -14,6 +14,7 @@ import { append } from './commands/append.js';
 import { audit } from './commands/audit.js';
 import { checkpoint } from './commands/checkpoint.js';
 import { demo } from './commands/demo.js';
+import { gateCheck } from './commands/gate-check.js';
 import { get } from './commands/get.js';
 import { DEFAULT_ORIGIN, init } from './commands/init.js';
 import { monitor } from './commands/monitor.js';
@@ -201,6 +202,22 @@ function addDemo(program: Command): void {
     .action(demo);
 }
 
+function addGateCheck(program: Command): void {
+  program
+    .command('gate-check')
+    .description(
+      'run a fixed suite of cross-domain tokens (foreign key domain, wrong issuer, audience or tenant, ' +
+        'unknown kid, alg none or switched, expired, and one valid token) against the token gate of a ' +
+        'trust configuration; exits 1 if a token that must be rejected is accepted or the valid one is ' +
+        'rejected. The keys of every key domain (jwks and jwks_uri) are replaced by throwaway keys ' +
+        'generated for the run, the relying-party rules are kept, and nothing is fetched',
+    )
+    .requiredOption('--config <file>', 'trust configuration JSON: {"key_domains", "relying_parties"}')
+    .option('--rp <names...>', 'relying parties to check (default: all)')
+    .option('--json', 'print one JSON line per case: {"rp", "case", "expected", "actual", "pass"}')
+    .action(gateCheck);
+}
+
 function addAudit(program: Command): void {
   program
     .command('audit')
@@ -260,6 +277,7 @@ function buildProgram(): Command {
     addGet,
     addSearch,
     addDemo,
+    addGateCheck,
     addAudit,
     addMonitor,
   ]) {

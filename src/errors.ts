@@ -37,6 +37,7 @@ export const ErrorCodes = {
     'malformed_receipt',
     'entry_mismatch',
     'quorum_not_met',
+    'gate_check_failed',
     'rule_violation',
     'tree_size_conflict',
     'gate_check_failed',
