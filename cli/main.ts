@@ -21,9 +21,12 @@ import { monitor } from './commands/monitor.js';
 import { collect } from './commands/progress-bar.js';
 import { FORMATS, search } from './commands/search.js';
 import { serve } from './commands/serve.js';
+import { tilesExport } from './commands/tiles.js';
 import { tokenAdd } from './commands/token.js';
 import { verifyConsistencyCommand } from './commands/verify-consistency.js';
 import { verifyInclusionCommand } from './commands/verify-inclusion.js';
+import { witnessInit, witnessServe } from './commands/witness.js';
+import { POLICY_HELP } from './commands/policy.js';
 import { count, defaultDataDir, oneOf, URL_HELP, VKEY_HELP } from './options.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, network: 3 } as const;
@@ -63,6 +66,7 @@ function addServe(program: Command): void {
       'longest an append waits for a batch to fill, in milliseconds (default: 0)',
       count(0),
     )
+    .option('--policy <file>', 'a c2sp.org/tlog-policy file: publish only checkpoints with its witness quorum')
     .action(serve);
 }
 
@@ -107,6 +111,7 @@ function addCheckpoint(program: Command): void {
     .description('fetch the latest checkpoint and verify its signature and origin')
     .argument('[url]', URL_HELP)
     .option('--vkey <key>', VKEY_HELP)
+    .option('--policy <file>', POLICY_HELP)
     .option('--json', JSON_HELP)
     .action(checkpoint);
 }
@@ -129,6 +134,7 @@ function addVerify(program: Command): void {
     .option('--entry <file>', "offline: the entry's exact bytes (raw CBOR)")
     .option('--entry-base64 <text>', "offline: the entry's exact bytes in base64")
     .option('--vkey <key>', VKEY_HELP)
+    .option('--policy <file>', `online: ${POLICY_HELP}`)
     .option('--json', JSON_HELP)
     .action(verifyInclusionCommand);
   verify
@@ -143,6 +149,7 @@ function addVerify(program: Command): void {
     .option('--checkpoint <file>', 'offline: the newer signed checkpoint')
     .option('--proof <file>', 'offline: the consistency proof, one hex or base64 hash per line')
     .option('--vkey <key>', VKEY_HELP)
+    .option('--policy <file>', `online: ${POLICY_HELP}`)
     .option('--json', JSON_HELP)
     .action(verifyConsistencyCommand);
 }
@@ -154,6 +161,7 @@ function addGet(program: Command): void {
     .argument('<index>', 'index of the entry', count(0))
     .option('--url <url>', URL_HELP)
     .option('--vkey <key>', `${VKEY_HELP}; verifies the entry's inclusion in the latest checkpoint`)
+    .option('--policy <file>', `with --vkey: ${POLICY_HELP}`)
     .option('--json', JSON_HELP)
     .option(
       '--proof-out <file>',
@@ -260,6 +268,44 @@ function addMonitor(program: Command): void {
     .action(monitor);
 }
 
+function addWitness(program: Command): void {
+  const witness = program
+    .command('witness')
+    .description('a witness that cosigns log checkpoints (c2sp.org/tlog-witness)');
+  witness
+    .command('init')
+    .description('create a witness: a cosignature/v1 key (mode 0600) and its state database')
+    .option('--data <dir>', 'witness data folder', defaultDataDir())
+    .requiredOption('--name <name>', 'witness key name, such as witness.example/w1')
+    .option('--json', 'print {"name", "verifier_key"} as JSON')
+    .action(witnessInit);
+  witness
+    .command('serve')
+    .description('serve POST /add-checkpoint until SIGINT or SIGTERM; logs JSON lines to stdout')
+    .option('--data <dir>', 'witness data folder', defaultDataDir())
+    .option('--port <n>', 'TCP port to listen on, 0 for any free port', count(0), 8081)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .requiredOption(
+      '--log <vkey>',
+      "a log's verifier key, or @FILE (repeatable)",
+      (v: string, all: string[] = []) => [...all, v],
+    )
+    .action(witnessServe);
+}
+
+function addTiles(program: Command): void {
+  const tiles = program.command('tiles').description('the static tile API (c2sp.org/tlog-tiles)');
+  tiles
+    .command('export')
+    .description(
+      'write the checkpoint, tiles and entry bundles as static files under OUT; ' +
+        'run again, writes only what is new; the checkpoint is written last',
+    )
+    .argument('<out>', 'output folder')
+    .option('--data <dir>', DATA_HELP, defaultDataDir())
+    .action(tilesExport);
+}
+
 /** Builds the command table. */
 function buildProgram(): Command {
   const program = new Command('declog')
@@ -277,6 +323,8 @@ function buildProgram(): Command {
     addGet,
     addSearch,
     addDemo,
+    addWitness,
+    addTiles,
     addGateCheck,
     addAudit,
     addMonitor,

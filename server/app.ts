@@ -15,6 +15,8 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import { registerProofs } from './proofs.js';
 import { registerSearch } from './search.js';
 import { registerTiles } from './tiles.js';
+import type { WitnessPublisher } from '../src/witness-publisher.js';
+import { registerWitnessing } from './witnessing.js';
 
 /** Default maximum request body: 8 MiB. */
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
@@ -24,6 +26,8 @@ export interface AppOptions {
   logger: Logger;
   /** Maximum request body in bytes (default 8 MiB). Larger bodies get a 413. */
   bodyLimit?: number;
+  /** Publishes witnessed checkpoints when the ledger has a witness policy (default: none). */
+  publisher?: WitnessPublisher;
 }
 
 /** Creates the Hono app serving `ledger`. */
@@ -34,10 +38,11 @@ export function createApp(ledger: Ledger, options: AppOptions): Hono<AppEnv> {
   }
   const app = new Hono<AppEnv>();
   app.use(requestId({ limitLength: 64 }));
-  registerAppend(app, ledger, bodyLimit);
-  registerCheckpoint(app, ledger);
+  registerAppend(app, ledger, bodyLimit, options.publisher);
+  registerCheckpoint(app, ledger, options.publisher);
+  registerWitnessing(app, ledger, options.publisher);
   registerEntries(app, ledger);
-  registerProofs(app, ledger);
+  registerProofs(app, ledger, options.publisher);
   registerSearch(app, ledger);
   registerTiles(app, ledger);
   app.onError(errorHandler(options.logger));

@@ -19,6 +19,8 @@ import { formatTlogProof } from '../src/tlog-proof.js';
 import { bearerAuth } from './auth.js';
 import type { AppEnv } from './env.js';
 import { readQuery } from './query.js';
+import type { WitnessPublisher } from '../src/witness-publisher.js';
+import { afterAppend, waitWitnessed } from './witnessing.js';
 
 /** Maximum number of decisions in one request. */
 export const MAX_REQUEST_DECISIONS = 10_000;
@@ -141,19 +143,28 @@ function tooLarge(maxSize: number): never {
 }
 
 /** Registers POST /v1/decisions on the app. Bodies over `maxBodyBytes` get a 413. */
-export function registerAppend(app: Hono<AppEnv>, ledger: Ledger, maxBodyBytes: number): void {
+/** With `?wait=witnessed` it answers once a witnessed checkpoint covers the request. */
+export function registerAppend(
+  app: Hono<AppEnv>,
+  ledger: Ledger,
+  maxBodyBytes: number,
+  publisher?: WitnessPublisher,
+): void {
   const limit = bodyLimit({ maxSize: maxBodyBytes, onError: () => tooLarge(maxBodyBytes) });
   app.post('/v1/decisions', bearerAuth(ledger), limit, async (c) => {
-    const tlogProof = wantsTlogProof(c, readQuery(c, ['format']).get('format'));
+    const query = readQuery(c, ['format', 'wait']);
+    const tlogProof = wantsTlogProof(c, query.get('format'));
+    const wait = waitWitnessed(query.get('wait'), publisher);
     const format = bodyFormat(mediaType(c.req.header('Content-Type')));
     const value = format.decode(new Uint8Array(await c.req.arrayBuffer()));
     const validator = c.get('validator');
     const submitted = parseDecisions(value, format.parse, validator);
-    const { checkpoint, entries } = await ledger.append(
+    const appended = await ledger.append(
       validator,
       submitted.map((s) => s.decision),
       submitted.map((s) => s.entry),
     );
+    const { checkpoint, entries } = await afterAppend(ledger, appended, publisher, wait);
     return c.json({
       checkpoint: checkpoint.note,
       tree_size: checkpoint.size,

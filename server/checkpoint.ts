@@ -8,6 +8,8 @@ import { NotFoundError } from '../src/errors.js';
 import type { Ledger } from '../src/ledger.js';
 import type { CheckpointRecord } from '../src/store/store.js';
 import type { AppEnv } from './env.js';
+import type { WitnessPublisher } from '../src/witness-publisher.js';
+import { servedCheckpoint } from './witnessing.js';
 import { readQuery } from './query.js';
 
 /** Returns the newest signed checkpoint. A ledger signs one of size 0 when it is created. */
@@ -17,11 +19,18 @@ export function latestCheckpoint(ledger: Ledger): CheckpointRecord {
   return checkpoint;
 }
 
-/** Registers GET /checkpoint, GET /v1/log and GET /healthz on the app. */
-export function registerCheckpoint(app: Hono<AppEnv>, ledger: Ledger): void {
+/**
+ * Registers GET /checkpoint, GET /v1/log and GET /healthz on the app. With a
+ * publisher, /checkpoint serves the newest checkpoint with its witness quorum.
+ */
+export function registerCheckpoint(
+  app: Hono<AppEnv>,
+  ledger: Ledger,
+  publisher?: WitnessPublisher,
+): void {
   app.get('/checkpoint', (c) => {
     readQuery(c, []);
-    const { note } = latestCheckpoint(ledger);
+    const { note } = servedCheckpoint(ledger, publisher);
     // A checkpoint is replaced by every commit: caches must revalidate it.
     c.header('Cache-Control', 'no-cache');
     return c.body(note, 200, { 'Content-Type': 'text/plain; charset=utf-8' });

@@ -12,6 +12,8 @@ import { UsageError } from '../src/errors.js';
 import { useNodeCrypto } from '../src/crypto-node.js';
 import type { Ledger } from '../src/ledger.js';
 import { createApp } from './app.js';
+import type { Policy } from '../src/policy.js';
+import { WitnessPublisher } from '../src/witness-publisher.js';
 
 export interface ServerOptions {
   /** Data folder made by initDataDir. */
@@ -28,6 +30,8 @@ export interface ServerOptions {
   maxWaitMs?: number;
   /** Maximum request body in bytes (default 8 MiB). */
   bodyLimit?: number;
+  /** Witness policy: /checkpoint then serves only checkpoints with its quorum (default: none). */
+  policy?: Policy;
 }
 
 export interface RunningServer {
@@ -103,11 +107,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   let address: AddressInfo;
   let server: Server;
+  let stopPublisher = () => Promise.resolve();
   try {
-    const app = createApp(ledger, { logger, bodyLimit: options.bodyLimit });
+    const publisher = options.policy
+      ? await WitnessPublisher.start(ledger, { policy: options.policy, logger })
+      : undefined;
+    stopPublisher = () => publisher?.close() ?? Promise.resolve();
+    const app = createApp(ledger, { logger, bodyLimit: options.bodyLimit, publisher });
     server = createAdaptorServer({ fetch: app.fetch }) as Server;
     address = await listen(server, host, port);
   } catch (err) {
+    await stopPublisher();
     await ledger.close();
     throw err;
   }
@@ -120,6 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let closing: Promise<void> | undefined;
   const close = async () => {
     await drain(server);
+    await stopPublisher();
     await ledger.close();
     logger.info({ url }, 'stopped');
   };

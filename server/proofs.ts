@@ -10,6 +10,8 @@ import { HASH_SIZE } from '../src/hash.js';
 import type { Ledger } from '../src/ledger.js';
 import type { AppEnv } from './env.js';
 import { type Query, decimalParam, readQuery } from './query.js';
+import type { WitnessPublisher } from '../src/witness-publisher.js';
+import { presentNote, publishedSize } from './witnessing.js';
 
 /** Parses the leaf_hash parameter: 32 bytes as 64 hex digits. */
 function leafHashParam(query: Query): Uint8Array | undefined {
@@ -38,20 +40,31 @@ async function entryIndex(ledger: Ledger, query: Query): Promise<number> {
   return index ?? ledger.indexOfLeafHash(hash!);
 }
 
-/** Registers GET /v1/proof/inclusion and GET /v1/proof/consistency on the app. */
-export function registerProofs(app: Hono<AppEnv>, ledger: Ledger): void {
+/**
+ * Registers GET /v1/proof/inclusion and GET /v1/proof/consistency on the app.
+ * With a publisher, the default size is the witnessed checkpoint's, whose
+ * note then carries the cosignatures.
+ */
+export function registerProofs(
+  app: Hono<AppEnv>,
+  ledger: Ledger,
+  publisher?: WitnessPublisher,
+): void {
   app.get('/v1/proof/inclusion', async (c) => {
     const query = readQuery(c, ['index', 'leaf_hash', 'tree_size']);
     const size = decimalParam(query, 'tree_size');
     const index = await entryIndex(ledger, query);
-    const { checkpoint, proof } = await ledger.inclusionProof(index, size);
+    const { checkpoint, proof } = await ledger.inclusionProof(
+      index,
+      size ?? publishedSize(publisher),
+    );
     const entry = await ledger.entry(index);
     return c.json({
       index,
       tree_size: checkpoint.size,
       leaf_hash: toHex(entry.leafHash),
       inclusion_proof: proof.map(toHex),
-      checkpoint: checkpoint.note,
+      checkpoint: presentNote(checkpoint, publisher),
     });
   });
 
@@ -64,13 +77,14 @@ export function registerProofs(app: Hono<AppEnv>, ledger: Ledger): void {
         'query parameter old (the older tree size) is required',
       );
     }
-    const result = await ledger.consistencyProof(oldSize, decimalParam(query, 'new'));
+    const newSize = decimalParam(query, 'new') ?? publishedSize(publisher);
+    const result = await ledger.consistencyProof(oldSize, newSize);
     return c.json({
       old_size: oldSize,
       tree_size: result.checkpoint.size,
       consistency_proof: result.proof.map(toHex),
-      old_checkpoint: result.oldCheckpoint.note,
-      checkpoint: result.checkpoint.note,
+      old_checkpoint: presentNote(result.oldCheckpoint, publisher),
+      checkpoint: presentNote(result.checkpoint, publisher),
     });
   });
 }

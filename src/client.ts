@@ -36,7 +36,8 @@ import {
   VerificationError,
 } from './errors.js';
 import { HASH_SIZE, leafHash } from './hash.js';
-import { newVerifier, type Note, type Verifier } from './note.js';
+import { keyLabel, newVerifier, parseNote, type Note, type Verifier } from './note.js';
+import { openCheckpointWithPolicy, type Policy } from './policy.js';
 import { formatTlogProof } from './tlog-proof.js';
 import {
   Recorder,
@@ -71,6 +72,11 @@ export interface DeclogClientOptions extends DeclogReaderOptions, RecorderOption
   verifierKey: string;
   /** The log's origin line (default: the verifier key's name). */
   origin?: string;
+  /**
+   * A c2sp.org/tlog-policy: every checkpoint must also carry its witness
+   * quorum, else 'quorum_not_met' naming the missing witnesses (default: none).
+   */
+  policy?: Policy;
 }
 
 /** A checkpoint whose signature, origin and consistency were verified. */
@@ -594,6 +600,7 @@ export class DeclogClient {
   private readonly verifier: Verifier;
   private readonly origin: string;
   private readonly token: string | undefined;
+  private readonly policy: Policy | undefined;
   private newest: VerifiedCheckpoint | undefined;
   /** Serializes updates of `newest`, so concurrent calls compare against one history. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -606,6 +613,7 @@ export class DeclogClient {
     this.verifier = newVerifier(options.verifierKey);
     this.origin = options.origin ?? this.verifier.name;
     this.token = options.token;
+    this.policy = options.policy;
     this.writerOptions = options;
     this.recorder();
   }
@@ -826,6 +834,7 @@ export class DeclogClient {
   /** Opens a signed checkpoint of this log and rejects one smaller than `floor`. */
   private open(where: string, signed: string, floor?: VerifiedCheckpoint): VerifiedCheckpoint {
     const opened = openCheckpoint(signed, this.verifier, { origin: this.origin });
+    if (this.policy) checkWitnessed(where, signed, this.policy, this.verifier);
     const checkpoint = { ...opened.checkpoint, signed, note: opened.note };
     if (floor && checkpoint.size < floor.size) {
       const why = `${where}: checkpoint of tree size ${checkpoint.size} is older than tree size ${floor.size}, verified before`;
@@ -861,6 +870,27 @@ export class DeclogClient {
     reply.expect('old_size', oldSize);
     reply.expect('tree_size', newSize);
     return reply.hashes('consistency_proof');
+  }
+}
+
+/**
+ * Checks that a checkpoint carries the witness quorum of `policy`
+ * (c2sp.org/tlog-policy). The log key stands in for the policy's log lines
+ * when the policy names no key for this origin.
+ */
+function checkWitnessed(where: string, signed: string, policy: Policy, log: Verifier): void {
+  const named = policy.logs.some((l) => l.verifier.name === log.name);
+  const withLog = named ? policy : { ...policy, logs: [{ verifier: log, vkey: keyLabel(log) }] };
+  try {
+    openCheckpointWithPolicy(signed, withLog);
+  } catch (err) {
+    if (!(err instanceof VerificationError) || err.code !== 'quorum_not_met') throw err;
+    const present = new Set(parseNote(signed).sigs.map(keyLabel));
+    const missing = [...policy.witnesses]
+      .filter(([, w]) => !present.has(keyLabel(w.verifier)))
+      .map(([name]) => name);
+    const why = `${where}: checkpoint lacks the witness quorum ${policy.quorum}: missing cosignatures of [${missing.join(', ')}]`;
+    throw new VerificationError('quorum_not_met', why, { cause: err });
   }
 }
 

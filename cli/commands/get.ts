@@ -19,6 +19,7 @@ import { verifyingClient } from './checkpoint.js';
 export interface GetOptions {
   url?: string;
   vkey?: string;
+  policy?: string;
   json?: boolean;
   proofOut?: string;
   entryOut?: string;
@@ -63,7 +64,7 @@ export async function get(index: number, opts: GetOptions): Promise<void> {
   if (opts.proofOut !== undefined && opts.vkey === undefined) {
     throw new UsageError('--proof-out needs --vkey: only a verified proof is saved');
   }
-  const client = opts.vkey === undefined ? undefined : verifyingClient(opts.url, opts.vkey);
+  const client = opts.vkey === undefined ? undefined : verifyingClient(opts.url, opts.vkey, opts.policy);
   const reader = client ?? usage(() => new DeclogReader({ url: ledgerUrl(opts.url) }));
   const e = await reader.entry(index);
   const proof = client && (await prove(client, index, e.leafHash));

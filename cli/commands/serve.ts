@@ -4,6 +4,7 @@ import { isInitialized } from '../../src/data-dir.js';
 import { startServer } from '../../server/main.js';
 import { note } from '../options.js';
 import { createLedger, printCreated } from './init.js';
+import { readPolicy } from './policy.js';
 
 export interface ServeOptions {
   data: string;
@@ -13,10 +14,12 @@ export interface ServeOptions {
   origin: string;
   maxBatch?: number;
   maxWaitMs?: number;
+  /** c2sp.org/tlog-policy file of the witnesses whose quorum /checkpoint waits for. */
+  policy?: string;
 }
 
 /** Resolves with the first SIGINT or SIGTERM received. */
-function nextSignal(): Promise<NodeJS.Signals> {
+export function nextSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.off('SIGINT', onSignal);
@@ -41,6 +44,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const logger = pino({ base: undefined });
   const server = await startServer({
     dataDir: opts.data,
+    policy: opts.policy === undefined ? undefined : readPolicy(opts.policy),
     host: opts.host,
     port: opts.port,
     logger,

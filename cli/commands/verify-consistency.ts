@@ -20,6 +20,7 @@ export interface VerifyConsistencyOptions {
   checkpoint?: string;
   proof?: string;
   vkey?: string;
+  policy?: string;
   json?: boolean;
 }
 
@@ -112,7 +113,7 @@ function offline(opts: VerifyConsistencyOptions): Verified {
 }
 
 async function online(opts: VerifyConsistencyOptions): Promise<Verified> {
-  const client = verifyingClient(opts.url, opts.vkey);
+  const client = verifyingClient(opts.url, opts.vkey, opts.policy);
   const v = await client.consistencyProof(opts.old!, opts.new);
   const { origin, size, root, signed } = v.checkpoint;
   const { size: oldSize, root: oldRoot, signed: oldSigned } = v.oldCheckpoint;

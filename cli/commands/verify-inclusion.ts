@@ -19,6 +19,7 @@ export interface VerifyInclusionOptions {
   entry?: string;
   entryBase64?: string;
   vkey?: string;
+  policy?: string;
   json?: boolean;
 }
 
@@ -61,7 +62,7 @@ function entryBytes(opts: VerifyInclusionOptions): Uint8Array {
 }
 
 async function online(opts: VerifyInclusionOptions): Promise<Verified> {
-  const client = verifyingClient(opts.url, opts.vkey);
+  const client = verifyingClient(opts.url, opts.vkey, opts.policy);
   const proof = await client.inclusionProof(opts.index!, opts.treeSize);
   const { leafHash: entryHash } = await client.entry(opts.index!);
   if (!bytesEqual(entryHash, proof.leafHash)) {
