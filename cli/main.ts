@@ -14,6 +14,7 @@ import { append } from './commands/append.js';
 import { audit } from './commands/audit.js';
 import { checkpoint } from './commands/checkpoint.js';
 import { demo } from './commands/demo.js';
+import { exportCommand } from './commands/export.js';
 import { gateCheck } from './commands/gate-check.js';
 import { get } from './commands/get.js';
 import { DEFAULT_ORIGIN, init } from './commands/init.js';
@@ -23,6 +24,7 @@ import { FORMATS, search } from './commands/search.js';
 import { serve } from './commands/serve.js';
 import { tilesExport } from './commands/tiles.js';
 import { tokenAdd } from './commands/token.js';
+import { verifyBundleCommand } from './commands/verify-bundle.js';
 import { verifyConsistencyCommand } from './commands/verify-consistency.js';
 import { verifyInclusionCommand } from './commands/verify-inclusion.js';
 import { witnessInit, witnessServe } from './commands/witness.js';
@@ -306,6 +308,40 @@ function addTiles(program: Command): void {
     .action(tilesExport);
 }
 
+function addExport(program: Command): void {
+  program
+    .command('export')
+    .description(
+      'write a bundle that verifies offline: the matching decisions with their inclusion proofs, ' +
+        'or with --range every entry of A..B with a proof that none is left out',
+    )
+    .argument('[url]', URL_HELP)
+    .option('--vkey <key>', VKEY_HELP)
+    .option('-o, --output <file>', 'bundle file to write (CBOR)')
+    .option('--range <A..B>', 'export entries A to B-1 with a completeness proof')
+    .option('--kid <kid>', 'key ID from the token header')
+    .option('--iss <issuer>', 'token issuer')
+    .option('--aud <audience>', 'audience the relying party required')
+    .option('--key-domain <domain>', 'domain of the signing key')
+    .option('--tenant <tenant>', 'tenant the token claims')
+    .option('--rp <name>', 'relying party that made the decision')
+    .option('--decision <verdict>', 'accept or reject', oneOf(['accept', 'reject'] as const))
+    .option('--since <time>', 'earliest decision time: Unix milliseconds or RFC 3339')
+    .option('--until <time>', 'latest decision time: Unix milliseconds or RFC 3339')
+    .option('--json', JSON_HELP)
+    .action(exportCommand);
+}
+
+function addVerifyBundle(program: Command): void {
+  program
+    .command('verify-bundle')
+    .description('verify an export bundle offline and print what it proves')
+    .argument('<file>', 'bundle written by declog export')
+    .option('--vkey <key>', VKEY_HELP)
+    .option('--json', JSON_HELP)
+    .action(verifyBundleCommand);
+}
+
 /** Builds the command table. */
 function buildProgram(): Command {
   const program = new Command('declog')
@@ -328,6 +364,8 @@ function buildProgram(): Command {
     addGateCheck,
     addAudit,
     addMonitor,
+    addExport,
+    addVerifyBundle,
   ]) {
     add(program);
   }
