@@ -31,6 +31,16 @@ export function ledgerUrl(url: string | undefined): string {
   return url ?? process.env['DECLOG_URL'] ?? DEFAULT_URL;
 }
 
+/** Help text of --store. */
+export const STORE_HELP =
+  'PostgreSQL URL of the log, postgres://user:password@host:port/database ' +
+  '(default: $DECLOG_STORE, else the SQLite file in the data folder)';
+
+/** Returns --store, else DECLOG_STORE, else undefined (the data folder's SQLite file). */
+export function storeUrl(store: string | undefined): string | undefined {
+  return store ?? (process.env['DECLOG_STORE'] || undefined);
+}
+
 /** Returns the default of --data: DECLOG_DATA, else ./data. */
 export function defaultDataDir(): string {
   return process.env['DECLOG_DATA'] ?? DEFAULT_DATA;

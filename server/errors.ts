@@ -15,11 +15,16 @@ import {
   StorageError,
   VerificationError,
 } from '../src/errors.js';
+import { NotSequencerError } from '../src/leadership.js';
 import type { AppEnv } from './env.js';
 
 export interface ErrorBody {
-  error: { code: string; message: string };
+  /** leader_url: where a not_sequencer append should go instead, when known. */
+  error: { code: string; message: string; leader_url?: string };
 }
+
+/** Response header naming the sequencer's URL on a not_sequencer answer. */
+export const SEQUENCER_HEADER = 'Declog-Sequencer';
 
 export interface HttpError {
   status: ContentfulStatusCode;
@@ -44,6 +49,16 @@ function answer(
   return { status, body: { error: { code, message } }, headers };
 }
 
+/** A 503 for an append sent to a server that does not sequence, naming the one that does. */
+function notSequencer(err: NotSequencerError): HttpError {
+  const e = answer(503, err.code, err.message, { 'Retry-After': '1' });
+  if (err.leaderUrl) {
+    e.body.error.leader_url = err.leaderUrl;
+    e.headers[SEQUENCER_HEADER] = err.leaderUrl;
+  }
+  return e;
+}
+
 /** Status, body and extra headers for an error thrown while serving a request. */
 export function httpError(err: unknown): HttpError {
   if (err instanceof InputError) {
@@ -58,6 +73,10 @@ export function httpError(err: unknown): HttpError {
   }
   if (err instanceof NotFoundError) return answer(404, err.code, err.message);
   if (err instanceof VerificationError) return answer(422, err.code, err.message);
+  if (err instanceof NotSequencerError) return notSequencer(err);
+  if (err instanceof StorageError && err.code === 'not_sequencer') {
+    return answer(503, err.code, err.message, { 'Retry-After': '1' });
+  }
   if (err instanceof StorageError && err.code === 'storage_failed') {
     return answer(503, err.code, STORAGE_MESSAGE, { 'Retry-After': '1' });
   }
@@ -83,7 +102,8 @@ function send(c: Context<AppEnv>, e: HttpError): Response {
 export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
   return (err, c) => {
     const e = httpError(err);
-    if (e.status >= 500) {
+    // not_sequencer is the expected answer of a follower: not a server failure.
+    if (e.status >= 500 && e.body.error.code !== 'not_sequencer') {
       logger.error({ ...requestFields(c), status: e.status, err }, 'request failed');
     } else {
       const code = e.body.error.code;

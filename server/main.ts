@@ -7,17 +7,28 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { openDataDir } from '../src/data-dir.js';
+import { isPostgresUrl, openDataDir } from '../src/data-dir.js';
 import { UsageError } from '../src/errors.js';
 import { useNodeCrypto } from '../src/crypto-node.js';
 import type { Ledger } from '../src/ledger.js';
 import { createApp } from './app.js';
 import type { Policy } from '../src/policy.js';
 import { WitnessPublisher } from '../src/witness-publisher.js';
+import { type LeaseTiming, startLeadership } from './leadership.js';
 
 export interface ServerOptions {
   /** Data folder made by initDataDir. */
   dataDir: string;
+  /**
+   * PostgreSQL URL of the log (default: the SQLite file in dataDir). Several
+   * servers may share one database: the one holding its sequencer lease
+   * sequences, the others serve reads and refuse appends with not_sequencer.
+   */
+  store?: string;
+  /** URL the other servers of a shared log name for appends (default: the listening URL). */
+  advertiseUrl?: string;
+  /** Lease timing of a shared log (defaults: 3000 ms lease, renewed every 1000 ms). */
+  lease?: LeaseTiming;
   /** Address to listen on (default 127.0.0.1). */
   host?: string;
   /** Port to listen on (default 8080). Port 0 picks a free port. */
@@ -100,11 +111,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   checkPort(port);
   const logger = options.logger ?? pino();
   useNodeCrypto();
-  const ledger = await openDataDir(options.dataDir, {
-    logger,
-    maxBatchEntries: options.maxBatchEntries,
-    maxWaitMs: options.maxWaitMs,
-  });
+  const shared = isPostgresUrl(options.store);
+  const ledger = await openDataDir(
+    options.dataDir,
+    {
+      logger,
+      maxBatchEntries: options.maxBatchEntries,
+      maxWaitMs: options.maxWaitMs,
+      follow: shared,
+    },
+    options.store,
+  );
   let address: AddressInfo;
   let server: Server;
   let stopPublisher = () => Promise.resolve();
@@ -122,6 +139,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw err;
   }
   const url = baseUrl(address);
+  let leadership: Awaited<ReturnType<typeof startLeadership>> | undefined;
+  try {
+    const advertised = options.advertiseUrl ?? url;
+    if (shared) {
+      leadership = await startLeadership(ledger, options.store!, advertised, logger, options.lease);
+    }
+  } catch (err) {
+    await drain(server);
+    await stopPublisher();
+    await ledger.close();
+    throw err;
+  }
   logger.info(
     { url, origin: ledger.origin, tree_size: ledger.latestCheckpoint()?.size },
     'listening',
@@ -130,7 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let closing: Promise<void> | undefined;
   const close = async () => {
     await drain(server);
-    await stopPublisher();
+    await leadership?.stop();
     await ledger.close();
     logger.info({ url }, 'stopped');
   };

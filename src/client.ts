@@ -292,11 +292,13 @@ class Http {
     return url;
   }
 
+  /** Sends a request; a POST refused with not_sequencer is sent once more, to the sequencer named. */
   private async send(
     method: string,
     url: URL,
     headers: Record<string, string>,
     body?: string,
+    followed = false,
   ): Promise<string> {
     const where = `${method} ${url.href}`;
     const signal = AbortSignal.timeout(this.timeoutMs);
@@ -308,6 +310,8 @@ class Http {
     } catch (cause) {
       throw networkFailure(where, cause, this.timeoutMs);
     }
+    const leader = method === 'POST' && !followed ? sequencerUrl(this.base, url, text) : undefined;
+    if (response.status === 503 && leader) return this.send(method, leader, headers, body, true);
     if (response.status >= 400) throw serverError(where, response.status, text);
     if (response.status !== 200) {
       throw new HttpStatusError(
@@ -316,6 +320,23 @@ class Http {
       );
     }
     return text;
+  }
+}
+
+/**
+ * Returns where to resend a request that a server of a shared log refused
+ * with not_sequencer: the same route below the `leader_url` it named, if
+ * that is an http or https URL.
+ */
+function sequencerUrl(base: URL, url: URL, text: string): URL | undefined {
+  const error = parseJson(text)?.['error'] as Json | undefined;
+  const leader = error?.['leader_url'];
+  if (error?.['code'] !== 'not_sequencer' || typeof leader !== 'string') return undefined;
+  try {
+    const route = url.href.slice(base.href.length);
+    return new URL(route, parseBaseUrl(leader));
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,15 +1,20 @@
 /**
  * The data folder of a ledger: the SQLite database, the log's signing key
- * (mode 0600) and its verifier key.
+ * (mode 0600) and its verifier key. A log on PostgreSQL (a postgres:// store
+ * URL) keeps only the keys here; several servers share the log by each
+ * having a copy of this folder.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StorageError } from './errors.js';
+import { InputError, StorageError } from './errors.js';
 import { readSecretFile, writeSecretFile } from './keys.js';
 import { WorkerIndexer, workerIndexerAvailable } from './indexer.js';
 import { addValidator, Ledger, type LedgerOptions } from './ledger.js';
 import { generateKey, newSigner, verifierKeyFromSigner } from './note.js';
-import { SqliteStore } from './store/sqlite.js';
+import { PostgresStore } from './store/postgres.js';
+import { SqliteStore, type SqliteStoreOptions } from './store/sqlite.js';
+import { writerThreadAvailable } from './store/sqlite-writer.js';
+import type { Store } from './store/store.js';
 
 export const DATABASE_FILE = 'declog.db';
 export const SIGNER_KEY_FILE = 'log.key';
@@ -24,13 +29,35 @@ export interface InitResult {
   validator: string;
 }
 
+/** Returns whether a store URL names a PostgreSQL database (postgres:// or postgresql://). */
+export function isPostgresUrl(url: string | undefined): boolean {
+  return url !== undefined && /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** Returns a store URL unchanged if it is absent or a PostgreSQL URL, else throws InputError. */
+export function checkStoreUrl(url: string | undefined): string | undefined {
+  if (url === undefined || isPostgresUrl(url)) return url;
+  throw new InputError(
+    'invalid_argument',
+    `store ${JSON.stringify(url.replace(/:[^:@/]*@/, ':***@').slice(0, 80))} is not a postgres:// URL; leave it out to use the SQLite file in the data folder`,
+  );
+}
+
 /** Returns whether `dir` already holds a ledger. */
 export function isInitialized(dir: string): boolean {
   return existsSync(join(dir, SIGNER_KEY_FILE)) || existsSync(join(dir, DATABASE_FILE));
 }
 
-/** Creates a new ledger in `dir`: signing key, database and a first validator token. */
-export async function initDataDir(dir: string, origin: string): Promise<InitResult> {
+/**
+ * Creates a new ledger: signing key in `dir`, and database with a first
+ * validator token in `dir` or, given `storeUrl`, in that PostgreSQL database,
+ * which must hold no log yet.
+ */
+export async function initDataDir(
+  dir: string,
+  origin: string,
+  storeUrl?: string,
+): Promise<InitResult> {
   if (isInitialized(dir)) {
     throw new StorageError(
       'storage_failed',
@@ -38,11 +65,13 @@ export async function initDataDir(dir: string, origin: string): Promise<InitResu
     );
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const store = isPostgresUrl(checkStoreUrl(storeUrl))
+    ? await emptyPostgresStore(storeUrl!)
+    : new SqliteStore(join(dir, DATABASE_FILE));
   const { signerKey, verifierKey } = generateKey(origin);
-  writeSecretFile(join(dir, SIGNER_KEY_FILE), signerKey + '\n');
-  writeFileSync(join(dir, VERIFIER_KEY_FILE), verifierKey + '\n');
-  const store = new SqliteStore(join(dir, DATABASE_FILE));
   try {
+    writeSecretFile(join(dir, SIGNER_KEY_FILE), signerKey + '\n');
+    writeFileSync(join(dir, VERIFIER_KEY_FILE), verifierKey + '\n');
     await store.setMeta('origin', origin);
     const token = await addValidator(store, FIRST_VALIDATOR);
     return { origin, verifierKey, token, validator: FIRST_VALIDATOR };
@@ -51,8 +80,40 @@ export async function initDataDir(dir: string, origin: string): Promise<InitResu
   }
 }
 
+/** Connects to a PostgreSQL database that must not hold a log yet. */
+async function emptyPostgresStore(url: string): Promise<PostgresStore> {
+  const store = await PostgresStore.connect(url);
+  const contents = await store.contents();
+  if (contents !== undefined) {
+    await store.close();
+    throw new StorageError(
+      'storage_failed',
+      `database ${store.url} already holds a ledger (it has ${contents}); copy ${SIGNER_KEY_FILE} and ${VERIFIER_KEY_FILE} of that ledger into the data folder instead`,
+    );
+  }
+  return store;
+}
+
+/** Opens the store of a ledger: the PostgreSQL database `storeUrl`, else the data folder's SQLite file. */
+export async function openStoreAt(
+  dir: string,
+  storeUrl?: string,
+  sqliteOptions: SqliteStoreOptions = {},
+): Promise<Store> {
+  if (!isPostgresUrl(checkStoreUrl(storeUrl))) return openStore(dir, sqliteOptions);
+  const store = await PostgresStore.connect(storeUrl!);
+  if ((await store.getMeta('origin')) === undefined) {
+    await store.close();
+    throw new StorageError(
+      'storage_failed',
+      `database ${store.url} holds no ledger: run declog init --store URL --data ${dir} first`,
+    );
+  }
+  return store;
+}
+
 /** Opens the SQLite store of a data folder. */
-export function openStore(dir: string): SqliteStore {
+export function openStore(dir: string, options: SqliteStoreOptions = {}): SqliteStore {
   const path = join(dir, DATABASE_FILE);
   if (!existsSync(path)) {
     throw new StorageError(
@@ -60,14 +121,23 @@ export function openStore(dir: string): SqliteStore {
       `no ledger in ${dir}: run declog init --data ${dir} first`,
     );
   }
-  return new SqliteStore(path, { mustExist: true });
+  return new SqliteStore(path, { ...options, mustExist: true });
 }
 
-/** Opens the ledger of a data folder, checking the key file's permissions first. */
-export async function openDataDir(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
+/**
+ * Opens the ledger of a data folder, checking the key file's permissions
+ * first. Given a postgres:// `storeUrl`, the log is in that database and is
+ * indexed on this thread (the worker indexer reads SQLite files only).
+ */
+export async function openDataDir(
+  dir: string,
+  options: LedgerOptions = {},
+  storeUrl?: string,
+): Promise<Ledger> {
   const signerKey = readSecretFile(join(dir, SIGNER_KEY_FILE));
   const signer = newSigner(signerKey);
-  const store = openStore(dir);
+  // Compiled code commits SQLite batches on a writer thread; TypeScript sources commit inline.
+  const store = await openStoreAt(dir, storeUrl, { writerThread: writerThreadAvailable() });
   const origin = await store.getMeta('origin');
   if (origin !== undefined && origin !== signer.name) {
     await store.close();
@@ -79,11 +149,14 @@ export async function openDataDir(dir: string, options: LedgerOptions = {}): Pro
   // Compiled code indexes in a worker thread; TypeScript sources under test index inline.
   const indexer =
     options.indexer ??
-    (workerIndexerAvailable()
+    (store instanceof SqliteStore && workerIndexerAvailable()
       ? (_: unknown, logger?: LedgerOptions['logger']) => new WorkerIndexer(store.path, logger)
       : undefined);
   try {
-    return await Ledger.open(store, signer, verifierKeyFromSigner(signerKey), { ...options, indexer });
+    return await Ledger.open(store, signer, verifierKeyFromSigner(signerKey), {
+      ...options,
+      indexer,
+    });
   } catch (err) {
     await store.close();
     throw err;

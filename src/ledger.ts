@@ -8,6 +8,7 @@ import type { Decision } from './decision.js';
 import { AuthError, InputError, NotFoundError } from './errors.js';
 import { leafHash } from './hash.js';
 import { Indexer, type SearchIndexer } from './indexer.js';
+import { NotSequencerError } from './leadership.js';
 import type { Signer } from './note.js';
 import { consistencyNodes, inclusionNodes, rehash } from './proof.js';
 import { Sequencer, type SequencerOptions, type Sequenced } from './sequencer.js';
@@ -26,6 +27,19 @@ export interface LedgerOptions extends SequencerOptions {
   tileCacheSize?: number;
   /** Builds the search indexer (default: one that runs on this thread). */
   indexer?: (store: Store, logger?: Logger) => SearchIndexer;
+  /** Open without sequencing, following the store, until lead() is called (default false). */
+  follow?: boolean;
+}
+
+/** While following, the newest checkpoint is read from the store at most this often, in ms. */
+const FOLLOW_REFRESH_MS = 100;
+
+/** State of a ledger that another process sequences. */
+interface Following {
+  checkpoint: CheckpointRecord | undefined;
+  /** Where the sequencer accepts appends, if known. */
+  leaderUrl: string | undefined;
+  readMs: number;
 }
 
 export interface Receipt extends Sequenced {
@@ -45,21 +59,28 @@ export interface EntryWithHash {
 
 export class Ledger {
   private readonly tiles: TileReader;
-  private readonly sequencer: Sequencer;
+  private sequencer: Sequencer;
   private readonly indexer: SearchIndexer;
+  private following: Following | undefined;
 
   private constructor(
     readonly store: Store,
     readonly origin: string,
     readonly verifierKey: string,
-    signer: Signer,
-    options: LedgerOptions,
+    private readonly signer: Signer,
+    private readonly options: LedgerOptions,
     private readonly logger?: Logger,
   ) {
     this.tiles = new TileReader(store, options.tileCacheSize);
-    this.sequencer = new Sequencer(store, this.tiles, signer, origin, options);
     this.indexer = options.indexer?.(store, logger) ?? new Indexer(store, logger);
-    this.sequencer.onCommit = (rows, size) => this.indexer.add(rows, size);
+    this.sequencer = this.newSequencer();
+  }
+
+  private newSequencer(): Sequencer {
+    const { store, tiles, signer, origin, options } = this;
+    const sequencer = new Sequencer(store, tiles, signer, origin, options);
+    sequencer.onCommit = (rows, size) => this.indexer.add(rows, size);
+    return sequencer;
   }
 
   /** Opens a ledger on a store, loading the tree state and catching up the search index. */
@@ -70,6 +91,11 @@ export class Ledger {
     options: LedgerOptions = {},
   ): Promise<Ledger> {
     const ledger = new Ledger(store, signer.name, verifierKey, signer, options, options.logger);
+    if (options.follow) {
+      ledger.following = { checkpoint: undefined, leaderUrl: undefined, readMs: 0 };
+      await ledger.refresh(true);
+      return ledger;
+    }
     await ledger.sequencer.load();
     await ledger.indexer.catchUp(ledger.sequencer.checkpoint?.size ?? 0);
     return ledger;
@@ -77,7 +103,46 @@ export class Ledger {
 
   /** The newest signed checkpoint, or undefined for a log with no entries yet. */
   latestCheckpoint(): CheckpointRecord | undefined {
-    return this.sequencer.checkpoint;
+    return this.following ? this.following.checkpoint : this.sequencer.checkpoint;
+  }
+
+  /** Whether this ledger sequences appends, rather than following another process. */
+  get sequencing(): boolean {
+    return this.following === undefined;
+  }
+
+  /**
+   * Stops sequencing: queued appends are rejected, later ones get a
+   * NotSequencerError naming `leaderUrl`, and the checkpoint follows the store.
+   */
+  async follow(leaderUrl?: string): Promise<void> {
+    if (this.following) {
+      this.following.leaderUrl = leaderUrl;
+      return;
+    }
+    const checkpoint = this.sequencer.checkpoint;
+    this.following = { checkpoint, leaderUrl, readMs: 0 };
+    await this.sequencer.close();
+    this.tiles.forgetEdges();
+  }
+
+  /** Starts sequencing, continuing from the newest checkpoint committed in the store. */
+  async lead(): Promise<void> {
+    if (!this.following) return;
+    const sequencer = this.newSequencer();
+    await sequencer.load();
+    this.sequencer = sequencer;
+    this.following = undefined;
+    void this.indexer.catchUp(sequencer.checkpoint?.size ?? 0);
+  }
+
+  /** While following, reads the newest checkpoint from the store (at most every 100 ms unless forced). */
+  async refresh(force = false): Promise<void> {
+    const f = this.following;
+    if (!f || (!force && Date.now() - f.readMs < FOLLOW_REFRESH_MS)) return;
+    f.readMs = Date.now();
+    const latest = await this.store.latestCheckpoint();
+    if (latest && latest.size >= (f.checkpoint?.size ?? 0)) f.checkpoint = latest;
   }
 
   /**
@@ -85,6 +150,7 @@ export class Ledger {
    * against one checkpoint. `encoded` optionally holds their entries.
    */
   async append(validator: string, decisions: Decision[], encoded?: Uint8Array[]): Promise<AppendResult> {
+    if (this.following) throw new NotSequencerError(this.following.leaderUrl);
     const { checkpoint, entries } = await this.sequencer.append(validator, decisions, encoded);
     const receipts: Receipt[] = [];
     for (const entry of entries) {
@@ -97,6 +163,7 @@ export class Ledger {
 
   /** Returns the signed checkpoint of exactly this size, or throws NotFoundError. */
   async checkpointAt(size: number): Promise<CheckpointRecord> {
+    if (size > this.latestSize()) await this.refresh(true);
     const latest = this.latestCheckpoint();
     if (!latest || size > latest.size) {
       throw new InputError(
@@ -171,6 +238,7 @@ export class Ledger {
 
   /** Returns one entry's exact bytes and leaf hash. */
   async entry(index: number): Promise<EntryWithHash> {
+    if (index >= this.latestSize()) await this.refresh(true);
     const size = this.latestSize();
     if (index >= size) {
       throw new InputError('index_out_of_range', `index ${index} is not below tree size ${size}`);

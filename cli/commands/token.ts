@@ -1,16 +1,18 @@
 /** declog token add: creates a validator and prints its bearer token, once. */
-import { openStore } from '../../src/data-dir.js';
+import { openStoreAt } from '../../src/data-dir.js';
 import { addValidator } from '../../src/ledger.js';
-import { note, out, outJson, TOKEN_SHOWN_ONCE, usage } from '../options.js';
+import { note, out, outJson, storeUrl, TOKEN_SHOWN_ONCE, usage } from '../options.js';
 
 export interface TokenAddOptions {
   data: string;
+  /** PostgreSQL URL of the log (default: DECLOG_STORE, else SQLite in `data`). */
+  store?: string;
   json?: boolean;
 }
 
-/** declog token add NAME [--data DIR] [--json] */
+/** declog token add NAME [--data DIR] [--store URL] [--json] */
 export async function tokenAdd(name: string, opts: TokenAddOptions): Promise<void> {
-  const store = openStore(opts.data);
+  const store = await usage(() => openStoreAt(opts.data, storeUrl(opts.store)));
   let token: string;
   try {
     token = await usage(() => addValidator(store, name));

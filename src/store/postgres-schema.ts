@@ -67,6 +67,20 @@ const MIGRATIONS: string[] = [
   CREATE INDEX search_by_time ON search ("time", idx);
   CREATE INDEX search_by_leaf_hash ON search (leaf_hash);
   `,
+  // Version 2: the sequencer lease. One row names the process allowed to
+  // commit (holder), until expires_at on the database's clock. Every takeover
+  // adds one to epoch, and a commit checks the epoch it was granted, so a
+  // deposed sequencer's commit fails once another process holds the lease.
+  `
+  CREATE TABLE sequencer_lease (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    holder text,
+    url text,
+    epoch bigint NOT NULL DEFAULT 0 CHECK (epoch >= 0),
+    expires_at timestamptz NOT NULL DEFAULT '-infinity'
+  );
+  INSERT INTO sequencer_lease (singleton) VALUES (true);
+  `,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
@@ -88,12 +102,18 @@ async function appliedVersion(client: PoolClient): Promise<number> {
   return rows[0]?.version ?? 0;
 }
 
+/** Schema versions before and after a migration. */
+export interface Migrated {
+  from: number;
+  to: number;
+}
+
 /**
  * Applies the migrations a database lacks, all in one transaction under the
  * advisory lock, and rejects a schema newer than this code. `where` names the
  * database in errors.
  */
-export async function migrate(client: PoolClient, where: string): Promise<void> {
+export async function migrate(client: PoolClient, where: string): Promise<Migrated> {
   await client.query('BEGIN');
   try {
     // The lock is held until COMMIT or ROLLBACK. A second process waits here,
@@ -111,6 +131,7 @@ export async function migrate(client: PoolClient, where: string): Promise<void> 
       await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version + 1]);
     }
     await client.query('COMMIT');
+    return { from: current, to: Math.max(current, MIGRATIONS.length) };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;

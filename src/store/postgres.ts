@@ -10,10 +10,11 @@
  */
 import pg from 'pg';
 import { InputError, StorageError } from '../errors.js';
-import { migrate } from './postgres-schema.js';
+import { type Migrated, migrate } from './postgres-schema.js';
 import type {
   Batch,
   CheckpointRecord,
+  EntryRecord,
   IndexRow,
   SearchPage,
   SearchQuery,
@@ -77,6 +78,21 @@ function toBytes(value: Buffer): Uint8Array {
   return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
+/** The lease a sequencer holds: its commits fail once another process holds a newer one. */
+export interface LeaseGrant {
+  holder: string;
+  epoch: number;
+}
+
+/** Rows of a log copied from another store, written as they are. */
+export interface ImportRows {
+  entries?: EntryRecord[];
+  tiles?: StoredTile[];
+  checkpoints?: CheckpointRecord[];
+  validators?: Validator[];
+  meta?: [string, string][];
+}
+
 interface CheckpointRow {
   size: string;
   root: Buffer;
@@ -116,6 +132,17 @@ const UPSERT_TILES = `
 const INSERT_CHECKPOINT = `
   INSERT INTO checkpoints (size, root, note, created_ms) VALUES ($1, $2, $3, $4)`;
 
+const INSERT_CHECKPOINTS = `
+  INSERT INTO checkpoints (size, root, note, created_ms)
+  SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::bigint[])`;
+
+/**
+ * Reads the lease under a share lock held until COMMIT, so a takeover (an
+ * UPDATE of that row) waits for this commit, and a commit that starts after
+ * a takeover sees the new epoch.
+ */
+const LOCK_LEASE = 'SELECT holder, epoch FROM sequencer_lease FOR SHARE';
+
 /** Skips rows that another indexer already wrote. */
 const INSERT_INDEX_ROWS = `
   INSERT INTO search (idx, leaf_hash, "time", decision, iss, aud, key_domain, kid, tenant, rp)
@@ -130,12 +157,21 @@ const SET_INDEXED_SIZE = `
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
+  /** Schema versions before and after connect() migrated the database. */
+  migrated: Migrated = { from: 0, to: 0 };
+  /** When set, commitBatch commits only while this lease is the newest one. */
+  private fence: LeaseGrant | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
     /** The database URL with its password masked. */
     readonly url: string,
   ) {}
+
+  /** Makes every later commit check that `grant` still holds the lease (undefined: no check). */
+  setFence(grant: LeaseGrant | undefined): void {
+    this.fence = grant;
+  }
 
   /**
    * Connects a pool to the database at `url` (postgres://user:password@host:port/database),
@@ -158,7 +194,9 @@ export class PostgresStore implements Store {
     pool.on('error', () => undefined);
     const store = new PostgresStore(pool, masked);
     try {
-      await store.withClient('migrating the schema', (client) => migrate(client, masked));
+      store.migrated = await store.withClient('migrating the schema', (client) =>
+        migrate(client, masked),
+      );
       await store.checkSynchronousCommit();
     } catch (err) {
       await pool.end();
@@ -261,7 +299,9 @@ export class PostgresStore implements Store {
    */
   async commitBatch(batch: Batch): Promise<void> {
     const { prevSize, entries, tiles, checkpoint: c } = batch;
+    const fence = this.fence;
     await this.transaction('committing a batch', async (client) => {
+      if (fence) await this.checkFence(client, fence, c.size);
       // The row lock on head makes other writers wait until COMMIT. A writer
       // that lost the race then sees the new size and updates no row.
       const moved = await client.query(ADVANCE_HEAD, [prevSize, c.size]);
@@ -287,6 +327,18 @@ export class PostgresStore implements Store {
     // COMMIT point: entries, tiles, checkpoint and head are now durable together,
     // because COMMIT waited for the WAL flush. A failure before it leaves the
     // previous checkpoint and head in place.
+  }
+
+  private async checkFence(client: pg.PoolClient, fence: LeaseGrant, size: number): Promise<void> {
+    const { rows } = await client.query<{ holder: string | null; epoch: string }>(LOCK_LEASE);
+    const lease = rows[0];
+    if (lease?.holder === fence.holder && toNumber(lease.epoch, 'lease epoch') === fence.epoch) {
+      return;
+    }
+    throw new StorageError(
+      'not_sequencer',
+      `checkpoint ${size} not committed: this process held the sequencer lease at epoch ${fence.epoch}, but the database is at epoch ${lease?.epoch ?? 'none'}`,
+    );
   }
 
   private async rejectStaleWriter(
@@ -452,6 +504,86 @@ export class PostgresStore implements Store {
       indexes: row.indexes.map((idx) => toNumber(idx, 'entry index')),
       indexedSize: row.indexed_size === null ? 0 : toNumber(row.indexed_size, 'indexed size'),
     };
+  }
+
+  /** Sizes of all stored checkpoints, in increasing order. */
+  async checkpointSizes(): Promise<number[]> {
+    const { rows } = await this.query<{ size: string }>(
+      'listing checkpoints',
+      'SELECT size FROM checkpoints ORDER BY size',
+    );
+    return rows.map((row) => toNumber(row.size, 'checkpoint size'));
+  }
+
+  /** Returns what makes the database hold a log, or undefined when it holds none. */
+  async contents(): Promise<string | undefined> {
+    const { rows } = await this.query<{ what: string }>(
+      'checking that the database is empty',
+      `SELECT 'a checkpoint' AS what FROM head WHERE size IS NOT NULL
+       UNION ALL SELECT 'entries' WHERE EXISTS (SELECT 1 FROM entries)
+       UNION ALL SELECT 'validators' WHERE EXISTS (SELECT 1 FROM validators)
+       UNION ALL SELECT 'an origin' WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'origin')`,
+    );
+    return rows[0]?.what;
+  }
+
+  /**
+   * Writes rows copied from another store, in one transaction, without the
+   * head compare-and-swap: for declog copy into an empty database only.
+   * finishImport then sets head, which makes the log servable.
+   */
+  async importRows(rows: ImportRows): Promise<void> {
+    const { entries = [], tiles = [], checkpoints = [], validators = [], meta = [] } = rows;
+    await this.transaction('importing rows', async (client) => {
+      if (entries.length > 0) {
+        await client.query(INSERT_ENTRIES, [
+          entries.map((e) => e.index),
+          entries.map((e) => e.data),
+          entries.map((e) => e.validator),
+          entries.map((e) => e.id),
+        ]);
+      }
+      if (tiles.length > 0) {
+        await client.query(UPSERT_TILES, [
+          tiles.map((t) => t.level),
+          tiles.map((t) => t.index),
+          tiles.map((t) => t.width),
+          tiles.map((t) => t.data),
+        ]);
+      }
+      if (checkpoints.length > 0) {
+        await client.query(INSERT_CHECKPOINTS, [
+          checkpoints.map((c) => c.size),
+          checkpoints.map((c) => c.root),
+          checkpoints.map((c) => c.note),
+          checkpoints.map((c) => c.createdMs),
+        ]);
+      }
+      for (const v of validators) {
+        await client.query('INSERT INTO validators (name, token_hash) VALUES ($1, $2)', [
+          v.name,
+          v.tokenHash,
+        ]);
+      }
+      for (const [key, value] of meta) {
+        await client.query('INSERT INTO meta (key, value) VALUES ($1, $2)', [key, value]);
+      }
+    });
+  }
+
+  /** Sets head to the copied log's size; fails if head is already set. */
+  async finishImport(size: number): Promise<void> {
+    const { rowCount } = await this.query(
+      'setting the head of a copied log',
+      'UPDATE head SET size = $1 WHERE size IS NULL',
+      [size],
+    );
+    if (rowCount !== 1) {
+      throw new StorageError(
+        'storage_failed',
+        `cannot set the head of ${this.url} to ${size}: another process wrote a checkpoint during the copy`,
+      );
+    }
   }
 
   async close(): Promise<void> {
