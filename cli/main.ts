@@ -16,6 +16,7 @@ import { checkpoint } from './commands/checkpoint.js';
 import { demo } from './commands/demo.js';
 import { exportCommand } from './commands/export.js';
 import { gateCheck } from './commands/gate-check.js';
+import { storm0558 } from './commands/storm-0558.js';
 import { get } from './commands/get.js';
 import { DEFAULT_ORIGIN, init } from './commands/init.js';
 import { monitor } from './commands/monitor.js';
@@ -222,10 +223,22 @@ function addGateCheck(program: Command): void {
         'rejected. The keys of every key domain (jwks and jwks_uri) are replaced by throwaway keys ' +
         'generated for the run, the relying-party rules are kept, and nothing is fetched',
     )
-    .requiredOption('--config <file>', 'trust configuration JSON: {"key_domains", "relying_parties"}')
+    .requiredOption('--config <file>', 'trust configuration: {"key_domains", "relying_parties"}')
     .option('--rp <names...>', 'relying parties to check (default: all)')
     .option('--json', 'print one JSON line per case: {"rp", "case", "expected", "actual", "pass"}')
     .action(gateCheck);
+}
+
+function addStorm0558(program: Command): void {
+  program
+    .command('storm-0558')
+    .description(
+      'replay the Storm-0558 forgery on loopback: two identity providers, a ledger, a flawed mail ' +
+        'validator and a gated one; shows the forged accepts in the ledger with verified proofs',
+    )
+    .option('--count <n>', 'sign-ins to replay', count(1), 300)
+    .option('--json', 'print the summary as JSON')
+    .action(storm0558);
 }
 
 function addAudit(program: Command): void {
@@ -362,6 +375,7 @@ function buildProgram(): Command {
     addWitness,
     addTiles,
     addGateCheck,
+    addStorm0558,
     addAudit,
     addMonitor,
     addExport,
