@@ -4,7 +4,6 @@
  * checkpoint that first covers the whole request.
  */
 import type { Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { CheckpointRecord } from '../src/store/store.js';
 import {
   decodeCBORBody,
@@ -17,6 +16,7 @@ import { type ErrorCodes, InputError } from '../src/errors.js';
 import type { Ledger, Receipt } from '../src/ledger.js';
 import { formatTlogProof } from '../src/tlog-proof.js';
 import { bearerAuth } from './auth.js';
+import { readBody } from './body.js';
 import type { AppEnv } from './env.js';
 import { readQuery } from './query.js';
 import type { WitnessPublisher } from '../src/witness-publisher.js';
@@ -138,10 +138,6 @@ function receiptJSON(r: Receipt, checkpoint: CheckpointRecord, tlogProof: boolea
   return { ...head, ...proof, duplicate: r.duplicate };
 }
 
-function tooLarge(maxSize: number): never {
-  throw new InputError('body_too_large', `request body is larger than ${maxSize} bytes`);
-}
-
 /** Registers POST /v1/decisions on the app. Bodies over `maxBodyBytes` get a 413. */
 /** With `?wait=witnessed` it answers once a witnessed checkpoint covers the request. */
 export function registerAppend(
@@ -150,13 +146,12 @@ export function registerAppend(
   maxBodyBytes: number,
   publisher?: WitnessPublisher,
 ): void {
-  const limit = bodyLimit({ maxSize: maxBodyBytes, onError: () => tooLarge(maxBodyBytes) });
-  app.post('/v1/decisions', bearerAuth(ledger), limit, async (c) => {
+  app.post('/v1/decisions', bearerAuth(ledger), async (c) => {
     const query = readQuery(c, ['format', 'wait']);
     const tlogProof = wantsTlogProof(c, query.get('format'));
     const wait = waitWitnessed(query.get('wait'), publisher);
     const format = bodyFormat(mediaType(c.req.header('Content-Type')));
-    const value = format.decode(new Uint8Array(await c.req.arrayBuffer()));
+    const value = format.decode(await readBody(c, maxBodyBytes));
     const validator = c.get('validator');
     const submitted = parseDecisions(value, format.parse, validator);
     const appended = await ledger.append(

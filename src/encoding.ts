@@ -5,12 +5,13 @@
  */
 import { InputError } from './errors.js';
 
-const HEX = '0123456789abcdef';
+/** Two lowercase hex digits for each byte value. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /** Encodes bytes as lowercase hex. */
 export function toHex(bytes: Uint8Array): string {
   let out = '';
-  for (const b of bytes) out += HEX[b >> 4]! + HEX[b & 15]!;
+  for (let i = 0; i < bytes.length; i++) out += HEX_PAIRS[bytes[i]!]!;
   return out;
 }
 

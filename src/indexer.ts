@@ -139,6 +139,7 @@ export class WorkerIndexer implements SearchIndexer {
   private indexed = 0;
   private target = 0;
   private failed = false;
+  private inFlight = false;
   private waiters: { size: number; resolve: () => void }[] = [];
   private readonly exited: Promise<void>;
 
@@ -152,7 +153,9 @@ export class WorkerIndexer implements SearchIndexer {
         this.logger?.error({ err: message.error }, 'search indexing failed; retried on the next commit');
       }
       if (message.indexed !== undefined) this.indexed = Math.max(this.indexed, message.indexed);
+      this.inFlight = false;
       this.wake();
+      this.send();
     });
     this.exited = new Promise((resolve) => {
       this.worker.on('error', (err) => {
@@ -184,8 +187,15 @@ export class WorkerIndexer implements SearchIndexer {
   catchUp(size: number): Promise<void> {
     this.target = Math.max(this.target, size);
     if (this.failed || this.indexed >= size) return Promise.resolve();
-    this.worker.postMessage({ size });
+    this.send();
     return new Promise((resolve) => this.waiters.push({ size, resolve }));
+  }
+
+  /** Sends the target to the worker unless a request is already out: one message per round trip. */
+  private send(): void {
+    if (this.inFlight || this.failed || this.indexed >= this.target) return;
+    this.inFlight = true;
+    this.worker.postMessage({ size: this.target });
   }
 
   idle(): Promise<void> {

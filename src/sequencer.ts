@@ -122,6 +122,7 @@ export class Sequencer {
       edges.set(level, tile);
     }
     this.state = { range, edges, checkpoint };
+    this.tiles.remember(edges.values());
     if (checkpoint) return;
     try {
       await this.commit([]);

@@ -15,6 +15,7 @@ import type {
   Validator,
 } from './store.js';
 import { SEARCH_FIELDS } from './store.js';
+import { SqliteWriterThread } from './sqlite-writer.js';
 
 /** Schema versions, applied in order; PRAGMA user_version holds the last applied. */
 const MIGRATIONS: string[] = [
@@ -100,6 +101,8 @@ export interface SqliteStoreOptions {
   /** Open an existing database only (the default creates one). */
   mustExist?: boolean;
   readonly?: boolean;
+  /** Commit batches on a worker thread, so the caller's event loop never waits for an fsync. */
+  writerThread?: boolean;
 }
 
 export class SqliteStore implements Store {
@@ -109,6 +112,7 @@ export class SqliteStore implements Store {
    * so it runs with synchronous=NORMAL and its commits do not wait for an fsync. */
   private readonly indexDb: Database.Database;
   private readonly statements;
+  private readonly writer: SqliteWriterThread | undefined;
 
   constructor(
     readonly path: string,
@@ -134,6 +138,7 @@ export class SqliteStore implements Store {
     this.indexDb.pragma('synchronous = NORMAL');
     this.indexDb.pragma('busy_timeout = 5000');
     this.statements = this.prepare();
+    if (options.writerThread) this.writer = new SqliteWriterThread(path);
   }
 
   private prepare() {
@@ -205,6 +210,7 @@ export class SqliteStore implements Store {
   }
 
   async commitBatch(batch: Batch): Promise<void> {
+    if (this.writer) return this.writer.commit(batch);
     const s = this.statements;
     const write = this.db.transaction(() => {
       const stored = (s.latestSize.get() as number | null) ?? 0;
@@ -339,6 +345,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.writer?.close();
     if (this.indexDb !== this.db) this.indexDb.close();
     this.db.close();
   }
