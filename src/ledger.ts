@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Decision } from './decision.js';
 import { AuthError, InputError, NotFoundError } from './errors.js';
+import { toHex } from './encoding.js';
 import { leafHash } from './hash.js';
 import { Indexer, type SearchIndexer } from './indexer.js';
 import { NotSequencerError } from './leadership.js';
@@ -57,11 +58,18 @@ export interface EntryWithHash {
   leafHash: Uint8Array;
 }
 
+/** How long an authenticated token is remembered, in ms: a new token works at once, and
+ * this bounds how long a token deleted from the store directly keeps working. */
+const VALIDATOR_CACHE_MS = 10_000;
+const MAX_CACHED_VALIDATORS = 1024;
+
 export class Ledger {
   private readonly tiles: TileReader;
   private sequencer: Sequencer;
   private readonly indexer: SearchIndexer;
   private following: Following | undefined;
+  /** Validators by token hash (hex), so that appends do not query the store for each request. */
+  private readonly validators = new Map<string, { name: string; expires: number }>();
 
   private constructor(
     readonly store: Store,
@@ -272,10 +280,15 @@ export class Ledger {
   /** Returns the validator that a bearer token belongs to, or throws AuthError. */
   async authenticate(token: string): Promise<string> {
     const hash = hashToken(token);
+    const key = toHex(hash);
+    const cached = this.validators.get(key);
+    if (cached && cached.expires > Date.now()) return cached.name;
     const validator = await this.store.validatorByTokenHash(hash);
     if (!validator || !tokenHashesEqual(validator.tokenHash, hash)) {
       throw new AuthError('invalid_token', 'the bearer token is not one of this ledger');
     }
+    if (this.validators.size >= MAX_CACHED_VALIDATORS) this.validators.clear();
+    this.validators.set(key, { name: validator.name, expires: Date.now() + VALIDATOR_CACHE_MS });
     return validator.name;
   }
 
