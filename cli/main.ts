@@ -178,7 +178,8 @@ function addSearch(program: Command): void {
   program
     .command('search')
     .description('search logged decisions; says up to which tree size the search index reaches')
-    .option('--url <url>', URL_HELP)
+    .argument('[url]', URL_HELP)
+    .option('--url <url>', `${URL_HELP}, when not given as the argument`)
     .option('--kid <kid>', 'key ID from the token header')
     .option('--iss <issuer>', 'token issuer')
     .option('--aud <audience>', 'audience the relying party required')

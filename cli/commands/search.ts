@@ -150,10 +150,13 @@ function printer(format: Format): { page(hits: DecisionHit[]): void; end(): void
   };
 }
 
-/** declog search [filters] [--limit N] [--all] [--format table|json|csv] */
-export async function search(opts: SearchOptions): Promise<void> {
+/** declog search [URL] [filters] [--limit N] [--all] [--format table|json|csv] */
+export async function search(url: string | undefined, opts: SearchOptions): Promise<void> {
+  if (url !== undefined && opts.url !== undefined) {
+    throw new UsageError('give the ledger URL once: as the argument or with --url');
+  }
   const format: Format = opts.json ? 'json' : opts.format;
-  const reader = usage(() => new DeclogReader({ url: ledgerUrl(opts.url) }));
+  const reader = usage(() => new DeclogReader({ url: ledgerUrl(url ?? opts.url) }));
   const query = buildQuery(opts);
   const print = printer(format);
   let found = 0;

@@ -127,6 +127,22 @@ describe('declog export and verify-bundle', () => {
     expect(report.proves).toMatch(/none is left out/);
   });
 
+  it('search takes the URL as its argument and prints CSV', async () => {
+    const r = await run([
+      'search',
+      ledger.url,
+      '--kid',
+      'incident-kid',
+      '--all',
+      '--format',
+      'csv',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^index,time,decision/);
+    expect(lines).toHaveLength(61);
+  });
+
   it('verify-bundle exits 1 with the reason for a tampered bundle', async () => {
     const dir = tempDir();
     const file = join(dir, 'slice.cbor');
