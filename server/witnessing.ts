@@ -35,6 +35,9 @@ export function publishedSize(publisher?: WitnessPublisher): number | undefined 
   return publisher?.published()?.size;
 }
 
+// TODO: only the newest witnessed note is kept, so proofs for an older tree_size carry the
+// log's signature alone; keep each published note if clients need cosigned older sizes.
+
 /** The note of `record`, with the cosignatures when it is the published witnessed one. */
 export function presentNote(record: CheckpointRecord, publisher?: WitnessPublisher): string {
   const published = publisher?.published();

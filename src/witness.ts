@@ -160,7 +160,7 @@ export function openRequest(
   const verifiers = logs.get(checkpoint.origin);
   if (!verifiers) {
     const origin = JSON.stringify(checkpoint.origin.slice(0, 200));
-    throw new NotFoundError('not_found', `this witness knows no log with origin ${origin}`);
+    throw new NotFoundError('not_found', `unknown log origin ${origin}: add its key with --log`);
   }
   checkLogSignature(req.checkpoint, verifiers, checkpoint.origin);
   if (req.oldSize > checkpoint.size) {
