@@ -1,0 +1,67 @@
+/** The machine a benchmark runs on: CPU model, cores and load, read from /proc and os. */
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  /** Load averages over 1, 5 and 15 minutes. */
+  loadAverage: [number, number, number];
+  memoryGiB: number;
+  node: string;
+}
+
+/** Returns the `model name` of /proc/cpuinfo, or the one node:os reports. */
+function cpuModel(): string {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
+    if (line) return line.slice(line.indexOf(':') + 1).trim();
+  } catch {
+    // Not Linux: fall back to node:os.
+  }
+  return cpus()[0]?.model ?? 'unknown';
+}
+
+/** Reads the machine's CPU, cores, memory and current load average. */
+export function machineInfo(): MachineInfo {
+  const [one, five, fifteen] = loadavg();
+  return {
+    cpuModel: cpuModel(),
+    cores: availableParallelism(),
+    loadAverage: [one ?? 0, five ?? 0, fifteen ?? 0],
+    memoryGiB: totalmem() / 2 ** 30,
+    node: process.version,
+  };
+}
+
+/** Formats the load averages as `1.23 2.34 3.45`. */
+export function formatLoad(load: readonly number[]): string {
+  return load.map((l) => l.toFixed(2)).join(' ');
+}
+
+/** Returns the resident set size of a process in bytes, from VmRSS in /proc/<pid>/status. */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const line = status.split('\n').find((l) => l.startsWith('VmRSS:'));
+  const kib = line ? Number(line.split(/\s+/)[1]) : NaN;
+  if (!Number.isFinite(kib)) throw new Error(`no VmRSS line in /proc/${pid}/status`);
+  return kib * 1024;
+}
+
+/** Clock ticks per second of the times in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** Returns the CPU time (user + system) that a process has used so far, in seconds. */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) {
+    throw new Error(`cannot read the CPU times in /proc/${pid}/stat`);
+  }
+  return (utime + stime) / USER_HZ;
+}

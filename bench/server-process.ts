@@ -1,0 +1,116 @@
+/**
+ * Runs the ledger's HTTP server in a child process, so that the load
+ * generator and the server do not share an event loop: `declog serve` when
+ * dist/cli/main.js exists, else bench/serve-child.ts. The child listens on
+ * 127.0.0.1 at a free port and reports its URL in its `listening` log line.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { trackChild } from './cleanup.js';
+import { rssOf } from './machine.js';
+
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const SERVE_CHILD = fileURLToPath(new URL('./serve-child.js', import.meta.url));
+
+/** How long the child may take to open its ledger and listen. */
+const START_TIMEOUT_MS = 120_000;
+/** How long the child may take to drain and exit after SIGTERM before it is killed. */
+const STOP_TIMEOUT_MS = 30_000;
+
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  /** The command line that started the child, for the report. */
+  command: string;
+  /** Resident set size of the child in bytes (VmRSS). */
+  rssBytes(): number;
+  /** Sends SIGTERM and resolves once the child has exited (SIGKILL after a timeout). */
+  stop(): Promise<void>;
+}
+
+export interface ServerProcessOptions {
+  /** Writes a V8 CPU profile of the child into this folder when it exits. */
+  profileDir?: string;
+}
+
+function serverArgs(dataDir: string, options: ServerProcessOptions): string[] {
+  const profile = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+  const server = existsSync(CLI)
+    ? [CLI, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', '0']
+    : [SERVE_CHILD, dataDir];
+  return [...profile, ...server];
+}
+
+/** Resolves with the URL of the first `listening` line the child prints on stdout. */
+function waitForListening(child: ChildProcess, stderr: () => string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      lines.close();
+      child.kill('SIGKILL');
+      reject(new Error(`server child ${why}: ${stderr().slice(-2000)}`));
+    };
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(`exited with ${signal ?? code} before listening`);
+    const timer = setTimeout(
+      () => fail(`did not listen within ${START_TIMEOUT_MS} ms`),
+      START_TIMEOUT_MS,
+    );
+    const onLine = (line: string) => {
+      const record = parseLogLine(line);
+      if (record?.msg !== 'listening' || typeof record.url !== 'string') return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      // Keep reading the log so that the child never blocks on a full pipe.
+      lines.off('line', onLine);
+      lines.on('line', () => {});
+      resolve(record.url);
+    };
+    child.once('exit', onExit);
+    lines.on('line', onLine);
+  });
+}
+
+function parseLogLine(line: string): { msg?: unknown; url?: unknown } | undefined {
+  try {
+    return JSON.parse(line) as { msg?: unknown; url?: unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Starts the server of `dataDir` in a child process and waits until it listens. */
+export async function startServerProcess(
+  dataDir: string,
+  options: ServerProcessOptions = {},
+): Promise<ServerProcess> {
+  const args = serverArgs(dataDir, options);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  trackChild(child);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    stderr = (stderr + text).slice(-8192);
+  });
+  const url = await waitForListening(child, () => stderr);
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited(child);
+    clearTimeout(timer);
+  };
+  return {
+    url,
+    pid: child.pid!,
+    command: ['node', ...args].join(' '),
+    rssBytes: () => rssOf(child.pid!),
+    stop,
+  };
+}
