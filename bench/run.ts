@@ -1,0 +1,443 @@
+/**
+ * Runs the core ledger's benchmarks and prints one table. Each throughput is
+ * also given as a ratio to the baseline measured in the same run: the rate
+ * at which this machine builds an RFC 6962 tree of 1 million leaves with
+ * node:crypto SHA-256. Servers run in child processes on 127.0.0.1 and every
+ * temporary folder and child is removed at the end.
+ *
+ * Run: npm run bench -- [--quick] [--full] [--only NAME[,NAME]] [--seconds N]
+ *        [--json FILE] [--profile DIR]
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { useNodeCrypto } from '../src/crypto-node.js';
+import { benchAppends } from './appends.js';
+import { type BigLog, buildBigLog, growOverHttp } from './big-log.js';
+import { cleanUpOnExit, removeAll } from './cleanup.js';
+import { benchCrypto, faster } from './crypto.js';
+import { benchDecisions } from './decision.js';
+import { benchTreeBuild } from './hashing.js';
+import type { LoadResult } from './load.js';
+import { formatLoad, machineInfo } from './machine.js';
+import { formatHotSpots, readHotSpots } from './profile.js';
+import { benchProofs } from './proofs.js';
+import { benchSearch } from './search.js';
+import { type ServerProcess, startServerProcess } from './server-process.js';
+
+export const FIGURES = [
+  'baseline',
+  'crypto',
+  'codec',
+  'append-batch',
+  'append-single',
+  'proofs',
+  'memory',
+  'search',
+] as const;
+type Figure = (typeof FIGURES)[number];
+
+/** Leaves of the baseline tree build. */
+const BASELINE_LEAVES = 1_000_000;
+/** Entries of the log that proofs, search and memory run on (100,000 with --quick). */
+const LOG_SIZE = 1_000_000;
+const QUICK_LOG_SIZE = 100_000;
+/** Size the memory figure grows the log to (--full only). */
+const GROWN_LOG_SIZE = 10_000_000;
+/** Duration of the proof and search runs, which are not sustained runs. */
+const PROBE_SECONDS = 20;
+const QUICK_PROBE_SECONDS = 3;
+/** Requests in flight for each HTTP figure. */
+const CONCURRENCY = { appendBatch: 32, appendSingle: 50, proofs: 16, search: 8 };
+/** The memory figure counts as flat when RSS at 10M entries is at most this times RSS at 1M. */
+const FLAT_RSS_FACTOR = 1.25;
+
+interface Options {
+  quick: boolean;
+  full: boolean;
+  only: Set<Figure>;
+  seconds: number;
+  warmUpSeconds: number;
+  probeSeconds: number;
+  logSize: number;
+  json?: string;
+  profileDir?: string;
+}
+
+/** One line of the table; `ratio` is the throughput divided by the baseline's. */
+interface Row {
+  figure: string;
+  result: string;
+  ratio?: number;
+  target?: string;
+  met?: boolean;
+}
+
+class Report {
+  readonly rows: Row[] = [];
+  readonly data: Record<string, unknown> = {};
+  baseline = NaN;
+
+  add(row: Omit<Row, 'ratio'> & { rate?: number }): void {
+    const { rate, ...rest } = row;
+    this.rows.push({ ...rest, ratio: rate === undefined ? undefined : rate / this.baseline });
+  }
+}
+
+function parseOnly(value: string | undefined): Set<Figure> {
+  if (value === undefined) return new Set(FIGURES);
+  const names = value.split(',').map((n) => n.trim());
+  for (const name of names) {
+    if (!(FIGURES as readonly string[]).includes(name)) {
+      throw new Error(`--only ${name}: not a figure; use one or more of ${FIGURES.join(', ')}`);
+    }
+  }
+  return new Set(names as Figure[]);
+}
+
+function parseSeconds(value: string | undefined, quick: boolean): number {
+  if (value === undefined) return quick ? 5 : 60;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new Error(`--seconds ${value}: expected a positive number of seconds`);
+  }
+  return seconds;
+}
+
+function parseOptions(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      seconds: { type: 'string' },
+      json: { type: 'string' },
+      profile: { type: 'string' },
+    },
+  });
+  const quick = values.quick;
+  return {
+    quick,
+    full: values.full,
+    only: parseOnly(values.only),
+    seconds: parseSeconds(values.seconds, quick),
+    warmUpSeconds: quick ? 1 : 5,
+    probeSeconds: quick ? QUICK_PROBE_SECONDS : PROBE_SECONDS,
+    logSize: quick ? QUICK_LOG_SIZE : LOG_SIZE,
+    json: values.json,
+    profileDir: values.profile === undefined ? undefined : resolve(values.profile),
+  };
+}
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function rate(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function ms(n: number): string {
+  return n < 10 ? n.toFixed(2) : n.toFixed(1);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+function latency(load: LoadResult): string {
+  const l = load.latency;
+  return `p50 ${ms(l.p50Ms)} ms, p99 ${ms(l.p99Ms)} ms, max ${ms(l.maxMs)} ms`;
+}
+
+/**
+ * Cores used by the server and by the load generator, and the server's rate
+ * per core it used: on a shared machine that figure moves less than the rate.
+ */
+function cores(load: LoadResult, perRequest = 1): string {
+  const client = `client ${load.clientCores.toFixed(2)}`;
+  if (load.serverCores === undefined) return `cores: ${client}`;
+  const perCore = (load.requestsPerSecond * perRequest) / load.serverCores;
+  return `cores: server ${load.serverCores.toFixed(2)} (${rate(perCore)}/s per core), ${client}`;
+}
+
+function errorsOf(load: LoadResult): string {
+  if (load.failed === 0) return 'all 200';
+  return Object.entries(load.errors)
+    .map(([status, count]) => `${count} x ${status}`)
+    .join(', ');
+}
+
+/** Figure 1: the tree build with @noble/hashes, then with node:crypto, which stays on. */
+async function runBaseline(report: Report): Promise<void> {
+  say('baseline: building a tree of 1M leaves with @noble/hashes, then node:crypto');
+  const noble = await benchTreeBuild(BASELINE_LEAVES);
+  useNodeCrypto();
+  const node = await benchTreeBuild(BASELINE_LEAVES);
+  report.baseline = node.leavesPerSecond;
+  report.data['baseline'] = { leaves: BASELINE_LEAVES, noble, node };
+  const nobleRate = noble.leavesPerSecond;
+  report.add({
+    figure: 'tree build 1M (node:crypto)',
+    result: `${rate(node.leavesPerSecond)} leaves/s`,
+    rate: node.leavesPerSecond,
+  });
+  report.add({
+    figure: 'tree build 1M (@noble)',
+    result: `${rate(nobleRate)} leaves/s`,
+    rate: nobleRate,
+  });
+}
+
+/** Figure 2: SHA-256 and Ed25519, @noble against node:crypto. */
+function runCrypto(report: Report, options: Options): void {
+  say('crypto: SHA-256 and Ed25519, @noble against node:crypto');
+  const figures = benchCrypto(options.quick ? 300 : 2000);
+  report.data['crypto'] = figures;
+  for (const f of figures) {
+    const result = `noble ${rate(f.noblePerSecond)}/s, node ${rate(f.nodePerSecond)}/s; faster: ${faster(f)}`;
+    report.add({ figure: f.name, result, rate: f.nodePerSecond });
+  }
+}
+
+/** Figure 3: the decision codec. */
+function runCodec(report: Report, options: Options): void {
+  say('codec: encoding and decoding decisions');
+  const codec = benchDecisions(options.quick ? 20_000 : 200_000);
+  report.data['codec'] = codec;
+  report.add({
+    figure: 'decision encode',
+    result: `${rate(codec.encodePerSecond)}/s`,
+    rate: codec.encodePerSecond,
+  });
+  report.add({
+    figure: 'decision decode',
+    result: `${rate(codec.decodePerSecond)}/s`,
+    rate: codec.decodePerSecond,
+  });
+}
+
+/** Figures 4 and 5: sustained appends in batches of 100, then single decisions. */
+async function runAppends(report: Report, options: Options, batch: number): Promise<void> {
+  const concurrency = batch === 1 ? CONCURRENCY.appendSingle : CONCURRENCY.appendBatch;
+  say(`appends: ${batch} per request, ${concurrency} in flight, ${options.seconds} s`);
+  const figure = await benchAppends({
+    batch,
+    concurrency,
+    seconds: options.seconds,
+    warmUpSeconds: options.warmUpSeconds,
+    profileDir: options.profileDir,
+  });
+  const { load } = figure;
+  const targetRate = batch === 1 ? 10_000 : 50_000;
+  const targetP99 = batch === 1 ? 50 : 100;
+  report.data[batch === 1 ? 'appendSingle' : 'appendBatch'] = { ...figure, concurrency };
+  report.add({
+    figure:
+      batch === 1
+        ? `append x1, ${concurrency} clients`
+        : `append x${batch}, ${concurrency} in flight`,
+    result: `${rate(figure.decisionsPerSecond)} decisions/s; ${latency(load)}; ${errorsOf(load)}; ${cores(load, batch)}; ${figure.verifiedReceipts} receipts verified`,
+    rate: figure.decisionsPerSecond,
+    target: `>= ${rate(targetRate)}/s, p99 <= ${targetP99} ms`,
+    met:
+      load.failed === 0 &&
+      figure.decisionsPerSecond >= targetRate &&
+      load.latency.p99Ms <= targetP99,
+  });
+}
+
+/** Figure 6: inclusion proofs on the big log, and the server's RSS after them. */
+async function runProofs(report: Report, options: Options, log: BigLog, server: ServerProcess) {
+  say(`proofs: random indexes of ${log.build.entries} entries, ${CONCURRENCY.proofs} in flight`);
+  const figure = await benchProofs({
+    url: server.url,
+    serverPid: server.pid,
+    size: options.logSize,
+    concurrency: CONCURRENCY.proofs,
+    seconds: options.probeSeconds,
+    warmUpSeconds: options.warmUpSeconds,
+    verifierKey: log.init.verifierKey,
+    validator: log.init.validator,
+  });
+  const rss = server.rssBytes();
+  const { load } = figure;
+  report.data['proofs'] = { ...figure, rssBytes: rss, logSize: options.logSize };
+  report.add({
+    figure: `inclusion proof, ${options.logSize / 1e6}M log`,
+    result: `${rate(load.requestsPerSecond)} proofs/s; ${latency(load)}; ${errorsOf(load)}; ${cores(load)}; ${figure.verifiedProofs} verified; server RSS ${mib(rss)}`,
+    rate: load.requestsPerSecond,
+    target: '>= 10,000/s, p99 <= 5 ms',
+    met: load.failed === 0 && load.requestsPerSecond >= 10_000 && load.latency.p99Ms <= 5,
+  });
+  return rss;
+}
+
+/** Figure 8: search pages of 100 by kid on the big log. */
+async function runSearch(report: Report, options: Options, server: ServerProcess): Promise<void> {
+  say(`search: pages of 100 by kid, ${CONCURRENCY.search} in flight`);
+  const figure = await benchSearch({
+    url: server.url,
+    serverPid: server.pid,
+    size: options.logSize,
+    concurrency: CONCURRENCY.search,
+    seconds: options.probeSeconds,
+    warmUpSeconds: options.warmUpSeconds,
+  });
+  const { load } = figure;
+  report.data['search'] = { ...figure };
+  report.add({
+    figure: `search by kid, page of 100, ${options.logSize / 1e6}M log`,
+    result: `${rate(load.requestsPerSecond)} queries/s; ${latency(load)}; ${errorsOf(load)}; ${cores(load)}; ${figure.checkedPages} pages checked`,
+    rate: load.requestsPerSecond,
+  });
+}
+
+/** Figure 7 (--full): grows the log to 10M through the server, then reads its RSS again. */
+async function runMemory(
+  report: Report,
+  options: Options,
+  log: BigLog,
+  server: ServerProcess,
+  rssBefore: number,
+) {
+  say(`memory: growing the log from ${options.logSize} to ${GROWN_LOG_SIZE} entries over HTTP`);
+  const growth = await growOverHttp(server, log, options.logSize, GROWN_LOG_SIZE);
+  const proofs = await benchProofs({
+    url: server.url,
+    serverPid: server.pid,
+    size: GROWN_LOG_SIZE,
+    concurrency: CONCURRENCY.proofs,
+    seconds: options.probeSeconds,
+    warmUpSeconds: options.warmUpSeconds,
+    verifierKey: log.init.verifierKey,
+    validator: log.init.validator,
+  });
+  const rss = server.rssBytes();
+  const flat = rss <= FLAT_RSS_FACTOR * rssBefore;
+  report.data['memory'] = {
+    rssBefore,
+    rssAfter: rss,
+    growthSeconds: growth.seconds,
+    growth,
+    proofs,
+  };
+  report.add({
+    figure: 'server RSS, 1M then 10M entries',
+    result: `${mib(rssBefore)} -> ${mib(rss)}; grew 9M over HTTP in ${growth.seconds.toFixed(0)} s (${errorsOf(growth)}); proofs at 10M ${rate(proofs.load.requestsPerSecond)}/s, ${latency(proofs.load)}`,
+    target: `flat (10M <= ${FLAT_RSS_FACTOR} x 1M)`,
+    met: flat && growth.failed === 0,
+  });
+}
+
+/** Figures 6 to 8 share one big log and one server child. */
+async function runBigLog(report: Report, options: Options): Promise<void> {
+  say(`big log: appending ${options.logSize} entries in this process`);
+  const log = await buildBigLog(options.logSize);
+  report.data['build'] = log.build;
+  report.add({
+    figure: `build ${options.logSize / 1e6}M log in-process`,
+    result: `${rate(log.build.entriesPerSecond)} entries/s, ${log.build.seconds.toFixed(1)} s`,
+    rate: log.build.entriesPerSecond,
+  });
+  const server = await startServerProcess(log.dataDir, { profileDir: options.profileDir });
+  try {
+    let rss = server.rssBytes();
+    if (options.only.has('proofs') || options.only.has('memory')) {
+      rss = await runProofs(report, options, log, server);
+    }
+    if (options.only.has('search')) await runSearch(report, options, server);
+    if (options.only.has('memory') && options.full)
+      await runMemory(report, options, log, server, rss);
+  } finally {
+    await server.stop();
+  }
+}
+
+function printTable(rows: Row[]): void {
+  const cells = rows.map((r) => [
+    r.figure,
+    r.result,
+    r.ratio === undefined ? '' : r.ratio.toPrecision(3),
+    r.target ?? '',
+    r.met === undefined ? '' : r.met ? 'met' : 'MISSED',
+  ]);
+  const header = ['figure', 'result', 'x baseline', 'target', ''];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  for (const line of [header, ...cells]) {
+    console.log(
+      line
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join(' | ')
+        .trimEnd(),
+    );
+  }
+}
+
+function printProfiles(dir: string): void {
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+    console.log(`\nCPU profile ${join(dir, file)}, top self times:`);
+    console.log(formatHotSpots(readHotSpots(join(dir, file), 12)));
+  }
+}
+
+function printMachine(when: string): ReturnType<typeof machineInfo> {
+  const m = machineInfo();
+  console.log(
+    `${when}: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB.toFixed(0)} GiB, node ${m.node}, load average ${formatLoad(m.loadAverage)}`,
+  );
+  return m;
+}
+
+async function runAll(options: Options, report: Report): Promise<void> {
+  const has = (f: Figure) => options.only.has(f);
+  await runBaseline(report);
+  if (has('crypto')) runCrypto(report, options);
+  if (has('codec')) runCodec(report, options);
+  if (has('append-batch')) await runAppends(report, options, 100);
+  if (has('append-single')) await runAppends(report, options, 1);
+  if (has('proofs') || has('search') || (has('memory') && options.full))
+    await runBigLog(report, options);
+}
+
+async function main(args: string[]): Promise<void> {
+  const options = parseOptions(args);
+  cleanUpOnExit();
+  if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
+  const mode = options.quick ? 'quick' : options.full ? 'full' : 'standard';
+  console.log(
+    `declog bench (${mode}): sustained runs ${options.seconds} s, probes ${options.probeSeconds} s, log ${options.logSize} entries`,
+  );
+  const start = printMachine('machine at start');
+  const report = new Report();
+  try {
+    await runAll(options, report);
+  } finally {
+    removeAll();
+  }
+  const end = printMachine('machine at end');
+  console.log('');
+  printTable(report.rows);
+  if (options.only.has('memory') && !options.full)
+    console.log('\nmemory figure skipped: it needs --full');
+  if (options.profileDir) printProfiles(options.profileDir);
+  if (options.json) {
+    const json = {
+      mode,
+      options: { ...options, only: [...options.only] },
+      machine: { start, end },
+      rows: report.rows,
+      results: report.data,
+    };
+    writeFileSync(options.json, JSON.stringify(json, null, 2) + '\n');
+  }
+}
+
+try {
+  await main(process.argv.slice(2));
+} catch (err) {
+  removeAll();
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+}
