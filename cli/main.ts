@@ -13,11 +13,13 @@ import { useNodeCrypto } from '../src/crypto-node.js';
 import { append } from './commands/append.js';
 import { audit } from './commands/audit.js';
 import { checkpoint } from './commands/checkpoint.js';
+import { copy } from './commands/copy.js';
 import { demo } from './commands/demo.js';
 import { exportCommand } from './commands/export.js';
 import { gateCheck } from './commands/gate-check.js';
 import { storm0558 } from './commands/storm-0558.js';
 import { get } from './commands/get.js';
+import { migrate } from './commands/migrate.js';
 import { DEFAULT_ORIGIN, init } from './commands/init.js';
 import { monitor } from './commands/monitor.js';
 import { collect } from './commands/progress-bar.js';
@@ -30,7 +32,7 @@ import { verifyConsistencyCommand } from './commands/verify-consistency.js';
 import { verifyInclusionCommand } from './commands/verify-inclusion.js';
 import { witnessInit, witnessServe } from './commands/witness.js';
 import { POLICY_HELP } from './commands/policy.js';
-import { count, defaultDataDir, oneOf, URL_HELP, VKEY_HELP } from './options.js';
+import { count, defaultDataDir, oneOf, STORE_HELP, URL_HELP, VKEY_HELP } from './options.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, network: 3 } as const;
 
@@ -50,6 +52,7 @@ function addInit(program: Command): void {
     .description('create a ledger: signing key, database and a first validator token')
     .option('--data <dir>', DATA_HELP, defaultDataDir())
     .option('--origin <name>', 'log origin, a scheme-less URL naming the log', DEFAULT_ORIGIN)
+    .option('--store <url>', `${STORE_HELP}; keys still go to --data`)
     .option('--json', 'print {"origin", "verifier_key", "token"} as JSON')
     .action(init);
 }
@@ -70,6 +73,11 @@ function addServe(program: Command): void {
       count(0),
     )
     .option('--policy <file>', 'a c2sp.org/tlog-policy file: publish only checkpoints with its witness quorum')
+    .option('--store <url>', `${STORE_HELP}; servers sharing one database elect one sequencer`)
+    .option(
+      '--advertise-url <url>',
+      'URL the other servers of a shared log name for appends (default: the listening URL)',
+    )
     .action(serve);
 }
 
@@ -80,6 +88,7 @@ function addToken(program: Command): void {
     .description('create a validator and print its bearer token, once')
     .argument('<name>', 'validator name, stamped in each decision it appends')
     .option('--data <dir>', DATA_HELP, defaultDataDir())
+    .option('--store <url>', STORE_HELP)
     .option('--json', 'print {"validator", "token"} as JSON')
     .action(tokenAdd);
 }
@@ -356,6 +365,35 @@ function addVerifyBundle(program: Command): void {
     .action(verifyBundleCommand);
 }
 
+function addMigrate(program: Command): void {
+  program
+    .command('migrate')
+    .description('apply the schema versions a store lacks, and say which ones were applied')
+    .option('--store <url>', STORE_HELP)
+    .option('--data <dir>', `${DATA_HELP}, for its SQLite file`, defaultDataDir())
+    .option('--json', 'print {"store", "from", "to"} as JSON')
+    .action(migrate);
+}
+
+function addCopy(program: Command): void {
+  program
+    .command('copy')
+    .description(
+      'copy a log into an empty PostgreSQL database, then prove the copy by recomputing ' +
+        'the checkpoint roots from the copied entries and tiles',
+    )
+    .requiredOption(
+      '--from <source>',
+      'sqlite:PATH or a data folder (its log.pub verifies the checkpoint)',
+    )
+    .requiredOption('--to <url>', 'postgres://user:password@host:port/database, empty')
+    .option(
+      '--json',
+      'print {"tree_size", "root_hash", "checkpoints", "tiles", "validators"} as JSON',
+    )
+    .action(copy);
+}
+
 /** Builds the command table. */
 function buildProgram(): Command {
   const program = new Command('declog')
@@ -373,6 +411,8 @@ function buildProgram(): Command {
     addGet,
     addSearch,
     addDemo,
+    addMigrate,
+    addCopy,
     addWitness,
     addTiles,
     addGateCheck,
