@@ -22,6 +22,8 @@ export {
   type VerifiedEntry,
   type VerifiedInclusion,
 } from './client.js';
+export { type RecordInput, type RecorderMetrics, type RecorderOptions } from './client/recorder.js';
+export { HttpStatusError, type BackoffOptions } from './client/retry.js';
 export {
   AuthError,
   DeclogError,
