@@ -180,7 +180,7 @@ function invalidProof(why: string, cause?: unknown): VerificationError {
  * cosigned for its origin (undefined: none yet, size 0), and returns the
  * new state to store. The old size must be the stored size, else
  * TreeSizeConflictError (HTTP 409). Equal sizes need equal roots, else
- * also 409 (tlog-witness, "add-checkpoint"). Otherwise the proof must be a
+ * 'invalid_proof' (HTTP 422). Otherwise the proof must be a
  * consistency proof from the stored tree to the new one (RFC 9162 section
  * 2.1.4.2), empty when the old size is 0, else 'invalid_proof' (HTTP 422).
  */
@@ -194,9 +194,10 @@ export function checkConsistent(req: OpenedRequest, state: TreeHead | undefined)
     );
   }
   if (state && state.size === size && !bytesEqual(state.root, root)) {
-    throw new TreeSizeConflictError(
+    // NOTE: the C2SP tlog-witness text answers this fork with 409; declog answers 422,
+    // because resending from the witness's size cannot resolve it: the checkpoint is rejected.
+    throw invalidProof(
       `checkpoint of size ${size} has root ${toHex(root)}, but this witness cosigned root ${toHex(state.root)} at that size`,
-      known,
     );
   }
   if (req.oldSize === 0 || req.oldSize === size) {
