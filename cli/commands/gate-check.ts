@@ -137,12 +137,12 @@ function minter(rpIssuer: string, rpAudience: string, tenant: string | undefined
   return mint;
 }
 
-/** An unsigned token (RFC 7519 section 6) naming a known key ID. */
+/** Returns an unsigned token (RFC 7519 section 6) naming a known key ID. */
 function algNone(kid: string, payload: JWTPayload): string {
   return `${jsonPart({ alg: 'none', kid, typ: 'JWT' })}.${jsonPart(payload)}.`;
 }
 
-/** A token signed with HS256, using the PEM text of the domain's public key as the HMAC secret. */
+/** Signs a token with HS256, using the PEM text of the domain's public key as the HMAC secret. */
 async function algSwitched(key: ThrowawayKey, payload: JWTPayload): Promise<string> {
   const secret = new TextEncoder().encode(await exportSPKI(key.publicKey));
   return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', kid: key.kid }).sign(secret);
@@ -155,7 +155,7 @@ interface SuiteCase {
   token: () => Promise<string>;
 }
 
-/** The fixed cases for one relying party. */
+/** Returns the fixed cases for one relying party. */
 function suiteFor(
   config: TrustConfig,
   rpName: string,

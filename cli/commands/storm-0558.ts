@@ -146,7 +146,7 @@ async function startRelyingParty(
   return { name, url: await listen(server), server, client };
 }
 
-/** The decision fields a relying party knows about a token, whatever the verdict. */
+/** Returns the decision fields a relying party reads from a token, whatever the verdict. */
 function baseDecision(rp: string, token: string): DecisionInput {
   let kid = 'none';
   let alg: string | undefined;
@@ -174,7 +174,7 @@ function baseDecision(rp: string, token: string): DecisionInput {
 }
 
 /**
- * The incident's validation: a signature by any key of either provider is
+ * Returns the incident's validation: a signature by any key of either provider is
  * accepted for mail, as long as audience, issuer and expiry match. The key
  * domain is known and logged, but never compared with the relying party's.
  */
@@ -231,7 +231,7 @@ function trustConfig(consumer: IdP, enterprise: IdP): TrustConfig {
   };
 }
 
-/** The ledger on a temporary data folder, with one validator token per relying party. */
+/** Starts the ledger on a temporary data folder, with one validator token per relying party. */
 async function startLedger(dir: string) {
   const { verifierKey } = await initDataDir(dir, 'storm-0558.example/log');
   const store = openStore(dir);
@@ -259,7 +259,7 @@ async function fetchToken(idp: IdP, aud: string, ttl = 600): Promise<string> {
   return body.token;
 }
 
-/** The attacker's token: enterprise claims, signed with the stolen consumer key. */
+/** Mints the attacker's token: enterprise claims, signed with the stolen consumer key. */
 function forge(consumer: IdP): Promise<string> {
   return sign(consumer, { iss: ENTERPRISE_ISS, aud: MAIL, tid: TENANT, sub: 'victim' }, 600);
 }
