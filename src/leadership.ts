@@ -28,7 +28,7 @@ export class NotSequencerError extends StorageError {
   }
 }
 
-/** What a Leadership needs of a lease (PostgresLease implements it). */
+/** The lease operations a Leadership uses (PostgresLease implements them). */
 export interface SequencerLease {
   readonly ttlMs: number;
   acquire(): Promise<LeaseGrant | undefined>;
@@ -106,7 +106,7 @@ export class Leadership {
     else await this.seek();
   }
 
-  /** Takes the lease if it is free, else follows whoever holds it. */
+  /** Takes the lease if it is free, else follows the process that holds it. */
   private async seek(): Promise<void> {
     const sent = Date.now();
     const grant = await this.lease.acquire();

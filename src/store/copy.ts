@@ -47,6 +47,8 @@ const toBytes = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLeng
 /** Reads a SQLite log's tables in key order, one chunk at a time. */
 class SqliteSource {
   private readonly db: Database.Database;
+  /** Newest checkpoint size copied: later ones, signed during the copy, are left out. */
+  maxSize = Number.MAX_SAFE_INTEGER;
 
   constructor(readonly path: string) {
     try {
@@ -101,8 +103,13 @@ class SqliteSource {
 
   checkpointsAfter(size: number, limit: number): CheckpointRecord[] {
     const rows = this.db
-      .prepare('SELECT * FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?')
-      .all(size, limit) as { size: number; root: Buffer; note: string; created_ms: number }[];
+      .prepare('SELECT * FROM checkpoints WHERE size > ? AND size <= ? ORDER BY size LIMIT ?')
+      .all(size, this.maxSize, limit) as {
+      size: number;
+      root: Buffer;
+      note: string;
+      created_ms: number;
+    }[];
     return rows.map((r) => ({
       size: r.size,
       root: toBytes(r.root),
@@ -154,6 +161,9 @@ export async function copySqliteToPostgres(
       throw new StorageError('storage_failed', `${sourcePath} holds no signed checkpoint to copy`);
     }
     if (options.verifierKey) openCheckpoint(latest.note, newVerifier(options.verifierKey));
+    source.maxSize = latest.size;
+    // TODO: copy a log that a server appends to meanwhile: tiles widened after
+    // `latest` are copied as they are. Until then, stop the source's server first.
     const contents = await target.contents();
     if (contents !== undefined) {
       throw new StorageError(
