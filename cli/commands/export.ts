@@ -74,7 +74,8 @@ export async function exportCommand(url: string | undefined, opts: ExportOptions
     const fetcher = usage(() => new LogFetcher({ url: base }));
     bytes = await usage(() => exportRange(client, fetcher, key, start, end));
   } else {
-    bytes = await exportFilter(client, key, q);
+    const fetcher = usage(() => new LogFetcher({ url: base }));
+    bytes = await exportFilter(client, fetcher, key, q);
   }
   writeFileSync(opts.output, bytes);
   const size = client.latest?.size;

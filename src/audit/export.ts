@@ -3,9 +3,15 @@
  * checkpoint and proof is verified as it arrives, and the finished bundle is
  * verified offline once more before it is returned.
  */
-import { toTlogProof, type DeclogClient, type DecisionQuery } from '../client.js';
+import {
+  toTlogProof,
+  type DeclogClient,
+  type DecisionQuery,
+  type VerifiedCheckpoint,
+} from '../client.js';
 import { InputError } from '../errors.js';
 import { newVerifier } from '../note.js';
+import { verifyInclusion } from '../verify.js';
 import {
   BUNDLE_TYPE,
   encodeBundle,
@@ -67,6 +73,7 @@ export async function exportRange(
 /** Exports every decision matching `query` that the latest checkpoint covers, each with its proof. */
 export async function exportFilter(
   client: DeclogClient,
+  fetcher: LogFetcher,
   verifierKey: string,
   query: DecisionQuery,
 ): Promise<Uint8Array> {
@@ -82,7 +89,7 @@ export async function exportFilter(
   const entries: Bundle['entries'] = [];
   for (let i = 0; i < covered.length; i += CONCURRENCY) {
     const batch = covered.slice(i, i + CONCURRENCY);
-    entries.push(...(await Promise.all(batch.map((index) => proved(client, index, cp.size)))));
+    entries.push(...(await Promise.all(batch.map((index) => proved(client, fetcher, index, cp)))));
   }
   const bundle: Bundle = {
     type: BUNDLE_TYPE,
@@ -94,12 +101,22 @@ export async function exportFilter(
   return finish(bundle, verifierKey);
 }
 
-async function proved(client: DeclogClient, index: number, size: number) {
-  const [{ entry }, inclusion] = await Promise.all([
+/**
+ * Fetches entry `index` (checked against its leaf hash) and its inclusion
+ * proof, verified against the checkpoint the client already verified.
+ */
+async function proved(
+  client: DeclogClient,
+  fetcher: LogFetcher,
+  index: number,
+  checkpoint: VerifiedCheckpoint,
+) {
+  const [{ entry, leafHash }, proof] = await Promise.all([
     client.entry(index),
-    client.inclusionProof(index, size),
+    fetcher.inclusion(index, checkpoint.size),
   ]);
-  return { index, entry, proof: toTlogProof(inclusion) };
+  verifyInclusion(leafHash, index, checkpoint.size, proof, checkpoint.root);
+  return { index, entry, proof: toTlogProof({ index, inclusionProof: proof, checkpoint }) };
 }
 
 function toFilter(query: DecisionQuery): BundleFilter {

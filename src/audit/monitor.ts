@@ -58,6 +58,9 @@ interface Pending {
   hits: RuleHit[];
 }
 
+/** Inclusion proof requests in flight while building alerts. */
+const PROOF_CONCURRENCY = 16;
+
 /** Rule hit for an entry that the log serves but that does not decode as a decision. */
 const MALFORMED: RuleHit = {
   rule: 'malformed-entry',
@@ -88,8 +91,10 @@ export class Monitor {
     const result = await this.auditor.audit(previous);
     const pending = this.pending;
     this.pending = [];
-    for (const p of pending) {
-      for (const alert of await this.alerts(p, result.checkpoint)) await onAlert(alert);
+    for (let i = 0; i < pending.length; i += PROOF_CONCURRENCY) {
+      const batch = pending.slice(i, i + PROOF_CONCURRENCY);
+      const built = await Promise.all(batch.map((p) => this.alerts(p, result.checkpoint)));
+      for (const alert of built.flat()) await onAlert(alert);
     }
     const state = { ...result.state, extra: this.options.rules.saveState() };
     return {

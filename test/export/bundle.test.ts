@@ -101,7 +101,12 @@ describe('range bundle', () => {
 
 describe('filter bundle', () => {
   it('verifies every matching decision with its proof', async () => {
-    const bytes = await exportFilter(client(), ledger.verifierKey, { kid: 'incident-kid' });
+    const bytes = await exportFilter(
+      client(),
+      new LogFetcher({ url: ledger.url }),
+      ledger.verifierKey,
+      { kid: 'incident-kid' },
+    );
     const report = verify(bytes);
     expect(report.kind).toBe('filter');
     expect(report.entries).toHaveLength(60);
@@ -109,7 +114,12 @@ describe('filter bundle', () => {
   });
 
   it('fails with an altered entry', async () => {
-    const bytes = await exportFilter(client(), ledger.verifierKey, { kid: 'incident-kid' });
+    const bytes = await exportFilter(
+      client(),
+      new LogFetcher({ url: ledger.url }),
+      ledger.verifierKey,
+      { kid: 'incident-kid' },
+    );
     expect(failure(alterEntry(bytes, 3)).code).toBe('entry_mismatch');
   });
 });
