@@ -1,11 +1,12 @@
 /**
  * The auditor: checks that a log only ever grows. Each run opens the latest
- * signed checkpoint (c2sp.org/tlog-checkpoint), counts witness cosignatures
- * (c2sp.org/tlog-cosignature), proves it consistent with the checkpoint of
- * the previous run (RFC 9162 section 2.1.4.2), and recomputes the tree from
- * the entries not seen before (RFC 9162 section 2.1.1), so the first run
- * recomputes the whole tree. A rollback, a second root for one size or a
- * failed proof raises MisbehaviourError carrying the evidence.
+ * signed checkpoint (c2sp.org/tlog-checkpoint) and counts its witness
+ * cosignatures (c2sp.org/tlog-cosignature). It proves the checkpoint
+ * consistent with the one of the previous run (RFC 9162 section 2.1.4.2).
+ * Then it recomputes the tree from the entries not seen before (RFC 9162
+ * section 2.1.1), so the first run recomputes the whole tree. A rollback, a
+ * second root for one size or a failed proof raises MisbehaviourError
+ * carrying the evidence.
  */
 import { openCheckpoint, type SignedCheckpoint } from '../checkpoint.js';
 import { bytesEqual, toHex } from '../encoding.js';
@@ -118,13 +119,13 @@ export class Auditor {
   private async checkConsistent(trusted: SignedCheckpoint, received: SignedCheckpoint) {
     const [t, r] = [trusted.checkpoint, received.checkpoint];
     if (r.size < t.size) {
-      const why = `rollback: the log served tree size ${r.size} after signing tree size ${t.size}`;
-      throw new MisbehaviourError(makeEvidence('rollback', trusted, received, why));
+      const message = `rollback: the log served tree size ${r.size} after signing tree size ${t.size}`;
+      throw new MisbehaviourError(makeEvidence('rollback', trusted, received, message));
     }
     if (r.size === t.size) {
       if (bytesEqual(r.root, t.root)) return;
-      const why = `fork: two signed checkpoints of tree size ${r.size} with roots ${toHex(t.root)} and ${toHex(r.root)}`;
-      throw new MisbehaviourError(makeEvidence('fork', trusted, received, why));
+      const message = `fork: two signed checkpoints of tree size ${r.size} with roots ${toHex(t.root)} and ${toHex(r.root)}`;
+      throw new MisbehaviourError(makeEvidence('fork', trusted, received, message));
     }
     if (t.size === 0) return;
     const served = await this.options.fetcher.consistency(t.size, r.size);
@@ -144,7 +145,7 @@ export class Auditor {
     err: VerificationError,
   ): MisbehaviourError {
     const [t, r] = [trusted.checkpoint, received.checkpoint];
-    const why = `fork: tree size ${r.size} (root ${toHex(r.root)}) does not extend tree size ${t.size} (root ${toHex(t.root)}): ${err.message}`;
+    const message = `fork: tree size ${r.size} (root ${toHex(r.root)}) does not extend tree size ${t.size} (root ${toHex(t.root)}): ${err.message}`;
     const proofJson = {
       old_size: t.size,
       new_size: r.size,
@@ -154,7 +155,7 @@ export class Auditor {
     const other = this.tryOpen(logOld);
     const differs = other && !bytesEqual(other.checkpoint.root, t.root);
     return new MisbehaviourError(
-      makeEvidence('inconsistent', trusted, received, why, {
+      makeEvidence('inconsistent', trusted, received, message, {
         proof: proofJson,
         ...(differs ? { log_checkpoint_at_trusted_size: evidenceCheckpoint(other) } : {}),
       }),
@@ -192,9 +193,9 @@ export class Auditor {
   private checkRoot(range: CompactRange, received: SignedCheckpoint, trusted?: SignedCheckpoint) {
     const computed = range.root();
     if (bytesEqual(computed, received.checkpoint.root)) return;
-    const why = `the entries served for tree size ${received.checkpoint.size} hash to root ${toHex(computed)}, not the signed root ${toHex(received.checkpoint.root)}`;
+    const message = `the entries served for tree size ${received.checkpoint.size} hash to root ${toHex(computed)}, not the signed root ${toHex(received.checkpoint.root)}`;
     throw new MisbehaviourError(
-      makeEvidence('entries_mismatch', trusted ?? received, received, why, {
+      makeEvidence('entries_mismatch', trusted ?? received, received, message, {
         computed_root: toHex(computed),
       }),
     );

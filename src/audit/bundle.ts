@@ -74,8 +74,8 @@ export function encodeBundle(bundle: Bundle): Uint8Array {
   return encoder.encode(bundle);
 }
 
-function malformed(why: string): InputError {
-  return new InputError('malformed_bundle', `malformed bundle: ${why}`);
+function malformed(reason: string): InputError {
+  return new InputError('malformed_bundle', `malformed bundle: ${reason}`);
 }
 
 /** Decodes and shape-checks a bundle; signatures and proofs are checked by verifyBundle. */
@@ -176,8 +176,8 @@ export function verifyBundle(bytes: Uint8Array, log: Verifier): BundleReport {
   };
 }
 
-function fail(code: 'invalid_proof' | 'entry_mismatch' | 'root_mismatch', why: string): never {
-  throw new VerificationError(code, `bundle does not verify: ${why}`);
+function fail(code: 'invalid_proof' | 'entry_mismatch' | 'root_mismatch', reason: string): never {
+  throw new VerificationError(code, `bundle does not verify: ${reason}`);
 }
 
 function decode(e: BundleEntry): Decision {
@@ -206,8 +206,8 @@ function verifyEach(bundle: Bundle, checkpoint: Checkpoint): void {
       if (!(err instanceof DeclogError)) throw err;
       fail('entry_mismatch', `entry ${e.index}: ${err.message}`);
     }
-    const why = filterMismatch(bundle.filter, decodeDecision(e.entry));
-    if (why) fail('entry_mismatch', `entry ${e.index} does not match the filter: ${why}`);
+    const mismatch = filterMismatch(bundle.filter, decodeDecision(e.entry));
+    if (mismatch) fail('entry_mismatch', `entry ${e.index} does not match the filter: ${mismatch}`);
   }
 }
 

@@ -62,8 +62,8 @@ export class LogFetcher {
     try {
       return decodeBundle(bytes, width);
     } catch (cause) {
-      const why = cause instanceof Error ? cause.message : String(cause);
-      throw new VerificationError('malformed_receipt', `GET /${path}: ${why}`, { cause });
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new VerificationError('malformed_receipt', `GET /${path}: ${reason}`, { cause });
     }
   }
 
@@ -108,8 +108,8 @@ export class LogFetcher {
       response = await this.fetchFn(url.href, { signal, redirect: 'error' });
       body = await response.arrayBuffer();
     } catch (cause) {
-      const why = cause instanceof Error ? cause.message : String(cause);
-      throw new NetworkError('network_error', `${where} failed: ${why}`, { cause });
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new NetworkError('network_error', `${where} failed: ${reason}`, { cause });
     }
     if (response.status === 404) {
       throw new NotFoundError('not_found', `${where} returned HTTP 404`);

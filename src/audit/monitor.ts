@@ -119,7 +119,11 @@ export class Monitor {
     });
   }
 
-  /** Builds the alerts of one entry with its proof, verified against the checkpoint. */
+  /**
+   * Builds the alerts of one entry with its proof, verified against the
+   * checkpoint. NOTE: each proof is one request to the log, so a round with
+   * many alerts is bound by request latency, not by hashing.
+   */
   private async alerts(p: Pending, signed: SignedCheckpoint): Promise<Alert[]> {
     const { size, root } = signed.checkpoint;
     const leaf = leafHash(p.entry);

@@ -31,6 +31,8 @@
 import { CBOR_KEY_ORDER, decisionToJSON, type Decision } from '../decision.js';
 import { InputError } from '../errors.js';
 
+// TODO: rule files are JSON only; read YAML too once a YAML parser is a dependency.
+
 export const RULE_KINDS = [
   'match',
   'forbidden_pair',
@@ -66,8 +68,8 @@ interface Rule {
 
 const FIELDS: ReadonlySet<string> = new Set(CBOR_KEY_ORDER);
 
-function fail(rule: string, why: string): InputError {
-  return new InputError('invalid_argument', `rule ${JSON.stringify(rule)}: ${why}`);
+function fail(rule: string, reason: string): InputError {
+  return new InputError('invalid_argument', `rule ${JSON.stringify(rule)}: ${reason}`);
 }
 
 function field(rule: string, value: unknown, what: string): string {

@@ -36,7 +36,7 @@ export function loadState(path: string): TreeState | undefined {
 }
 
 function parseState(text: string, path: string): TreeState {
-  const bad = (why: string) => new UsageError(`state file ${path} is damaged: ${why}`);
+  const bad = (reason: string) => new UsageError(`state file ${path} is damaged: ${reason}`);
   let value: Record<string, unknown>;
   try {
     value = JSON.parse(text) as Record<string, unknown>;
