@@ -10,7 +10,7 @@
  */
 import { openCheckpoint, type SignedCheckpoint } from '../checkpoint.js';
 import { bytesEqual, toHex } from '../encoding.js';
-import { VerificationError } from '../errors.js';
+import { NotFoundError, VerificationError } from '../errors.js';
 import { leafHash } from '../hash.js';
 import { keyLabel, type Note, type Verifier } from '../note.js';
 import { CompactRange } from '../range.js';
@@ -128,7 +128,12 @@ export class Auditor {
       throw new MisbehaviourError(makeEvidence('fork', trusted, received, message));
     }
     if (t.size === 0) return;
-    const served = await this.options.fetcher.consistency(t.size, r.size);
+    const served = await this.options.fetcher.consistency(t.size, r.size).catch((err) => {
+      if (!(err instanceof NotFoundError)) throw err;
+      // The log keeps every checkpoint it signed, so denying this one contradicts its signature.
+      const message = `fork: the log serves no consistency proof from tree size ${t.size}, which it signed, to ${r.size}: ${err.message}`;
+      throw new MisbehaviourError(makeEvidence('inconsistent', trusted, received, message));
+    });
     try {
       verifyConsistency(t.size, r.size, served.proof, t.root, r.root);
     } catch (err) {
