@@ -69,6 +69,9 @@ function baseUrl(address: AddressInfo): string {
   return `http://${host}:${address.port}`;
 }
 
+/** How long an idle keep-alive connection stays open, in ms. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) =>
@@ -132,6 +135,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     stopPublisher = () => publisher?.close() ?? Promise.resolve();
     const app = createApp(ledger, { logger, bodyLimit: options.bodyLimit, publisher });
     server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    // Idle keep-alive connections outlive the clients' own idle timeouts (4 s for
+    // Node's fetch), so a client never sends on a connection the server is closing.
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
     address = await listen(server, host, port);
   } catch (err) {
     await stopPublisher();

@@ -46,6 +46,11 @@ export async function startServe(dir: string, extra: string[] = []): Promise<Ser
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
+  if (process.env['DECLOG_TEST_SERVER_LOG']) {
+    child.stderr!.on('data', (chunk) => process.stderr.write(chunk));
+    child.stdout!.on('data', (chunk) => process.stderr.write(chunk));
+    void exited.then((code) => process.stderr.write(`declog serve exited with ${code}\n`));
+  }
   const url = await new Promise<string>((done, fail) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
