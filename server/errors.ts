@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import {
   AuthError,
   InputError,
+  NetworkError,
   NotFoundError,
   StorageError,
   VerificationError,
@@ -79,6 +80,10 @@ export function httpError(err: unknown): HttpError {
   }
   if (err instanceof StorageError && err.code === 'storage_failed') {
     return answer(503, err.code, STORAGE_MESSAGE, { 'Retry-After': '1' });
+  }
+  if (err instanceof NetworkError && err.code === 'timeout') {
+    // A wait the server could not complete in time, such as ?wait=witnessed.
+    return answer(503, err.code, err.message, { 'Retry-After': '5' });
   }
   if (err instanceof HTTPException && err.status < 500) {
     return answer(err.status as ContentfulStatusCode, 'invalid_argument', err.message);

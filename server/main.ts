@@ -166,6 +166,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let closing: Promise<void> | undefined;
   const close = async () => {
     await drain(server);
+    await stopPublisher();
     await leadership?.stop();
     await ledger.close();
     logger.info({ url }, 'stopped');

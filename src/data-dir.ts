@@ -64,11 +64,13 @@ export async function initDataDir(
       `${dir} already holds a ledger; choose another --data folder`,
     );
   }
+  // The key is made first: an invalid origin fails here, before any file exists.
+  const { signerKey, verifierKey } = generateKey(origin);
+  const postgres = isPostgresUrl(checkStoreUrl(storeUrl));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const store = isPostgresUrl(checkStoreUrl(storeUrl))
+  const store = postgres
     ? await emptyPostgresStore(storeUrl!)
     : new SqliteStore(join(dir, DATABASE_FILE));
-  const { signerKey, verifierKey } = generateKey(origin);
   try {
     writeSecretFile(join(dir, SIGNER_KEY_FILE), signerKey + '\n');
     writeFileSync(join(dir, VERIFIER_KEY_FILE), verifierKey + '\n');
@@ -139,7 +141,16 @@ export async function openDataDir(
   // Compiled code commits SQLite batches on a writer thread; TypeScript sources commit inline.
   const store = await openStoreAt(dir, storeUrl, { writerThread: writerThreadAvailable() });
   const origin = await store.getMeta('origin');
-  if (origin !== undefined && origin !== signer.name) {
+  if (origin === undefined) {
+    // An empty or replaced database beside an existing key must never make the
+    // key sign a new tree from size 0, which would fork the published log.
+    await store.close();
+    throw new StorageError(
+      'corrupt_store',
+      `the database of ${dir} holds no ledger, but ${join(dir, SIGNER_KEY_FILE)} exists: restore the database, or run declog init in a new folder`,
+    );
+  }
+  if (origin !== signer.name) {
     await store.close();
     throw new StorageError(
       'corrupt_store',

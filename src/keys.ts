@@ -31,8 +31,13 @@ export function writeSecretFile(path: string, content: string): void {
 export function readSecretFile(path: string): string {
   let mode: number;
   try {
-    mode = statSync(path).mode;
+    const stat = statSync(path);
+    if (!stat.isFile()) {
+      throw new StorageError('storage_failed', `key file ${path} is not a regular file`);
+    }
+    mode = stat.mode;
   } catch (cause) {
+    if (cause instanceof StorageError) throw cause;
     throw new StorageError(
       'storage_failed',
       `cannot read key file ${path}: ${(cause as Error).message}`,
@@ -48,5 +53,11 @@ export function readSecretFile(path: string): string {
       `key file ${path} has mode ${octal}, which lets group or others access it: run chmod 600 ${path}`,
     );
   }
-  return readFileSync(path, 'utf8').trim();
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (cause) {
+    throw new StorageError('storage_failed', `cannot read key file ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
 }

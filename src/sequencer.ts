@@ -62,6 +62,8 @@ export class Sequencer {
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private flushing = false;
   private state: TreeState | undefined;
+  /** The newest checkpoint known committed, kept for readers while the state is reloaded. */
+  private lastCommitted: CheckpointRecord | undefined;
   private closed = false;
   private readonly maxBatchEntries: number;
   private readonly maxWaitMs: number;
@@ -91,7 +93,7 @@ export class Sequencer {
 
   /** The newest committed checkpoint, or undefined before the first commit. */
   get checkpoint(): CheckpointRecord | undefined {
-    return this.state?.checkpoint;
+    return this.state?.checkpoint ?? this.lastCommitted;
   }
 
   /**
@@ -122,6 +124,7 @@ export class Sequencer {
       edges.set(level, tile);
     }
     this.state = { range, edges, checkpoint };
+    this.lastCommitted = checkpoint;
     this.tiles.remember(edges.values());
     if (checkpoint) return;
     try {
@@ -218,6 +221,10 @@ export class Sequencer {
           ? err
           : new StorageError('storage_failed', `sequencing failed: ${String(err)}`, { cause: err });
       for (const p of batch) p.reject(error);
+      // Reload now, so that readers see what the store holds rather than wait for the next append.
+      await this.load().catch((reloadErr: unknown) =>
+        this.options.logger?.error({ err: reloadErr }, 'reloading the tree state failed'),
+      );
     }
   }
 
@@ -276,6 +283,7 @@ export class Sequencer {
         if (!edge || edge.index <= tile.index) edges.set(tile.level, tile);
       }
       this.state = { range, edges, checkpoint };
+      this.lastCommitted = checkpoint;
       this.tiles.remember(tiles);
     }
 
