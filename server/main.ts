@@ -7,7 +7,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { isPostgresUrl, openDataDir } from '../src/data-dir.js';
+import { isPostgresUrl, lockDataDir, openDataDir } from '../src/data-dir.js';
 import { UsageError } from '../src/errors.js';
 import { useNodeCrypto } from '../src/crypto-node.js';
 import type { Ledger } from '../src/ledger.js';
@@ -115,16 +115,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logger = options.logger ?? pino();
   useNodeCrypto();
   const shared = isPostgresUrl(options.store);
-  const ledger = await openDataDir(
-    options.dataDir,
-    {
-      logger,
-      maxBatchEntries: options.maxBatchEntries,
-      maxWaitMs: options.maxWaitMs,
-      follow: shared,
-    },
-    options.store,
-  );
+  // One process per SQLite folder; PostgreSQL logs elect their sequencer instead.
+  const unlock = shared ? () => undefined : lockDataDir(options.dataDir);
+  let ledger: Awaited<ReturnType<typeof openDataDir>>;
+  try {
+    ledger = await openDataDir(
+      options.dataDir,
+      {
+        logger,
+        maxBatchEntries: options.maxBatchEntries,
+        maxWaitMs: options.maxWaitMs,
+        follow: shared,
+      },
+      options.store,
+    );
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   let address: AddressInfo;
   let server: Server;
   let stopPublisher = () => Promise.resolve();
@@ -143,6 +151,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   } catch (err) {
     await stopPublisher();
     await ledger.close();
+    unlock();
     throw err;
   }
   const url = baseUrl(address);
@@ -156,6 +165,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await drain(server);
     await stopPublisher();
     await ledger.close();
+    unlock();
     throw err;
   }
   logger.info(
@@ -169,6 +179,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await stopPublisher();
     await leadership?.stop();
     await ledger.close();
+    unlock();
     logger.info({ url }, 'stopped');
   };
   return { url, ledger, close: () => (closing ??= close()) };

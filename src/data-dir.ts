@@ -4,7 +4,7 @@
  * URL) keeps only the keys here; several servers share the log by each
  * having a copy of this folder.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, StorageError } from './errors.js';
 import { readSecretFile, writeSecretFile } from './keys.js';
@@ -171,5 +171,47 @@ export async function openDataDir(
   } catch (err) {
     await store.close();
     throw err;
+  }
+}
+
+/** File that marks a data folder as in use by one `declog serve`. */
+export const LOCK_FILE = 'serve.lock';
+
+/**
+ * Claims a SQLite data folder for one server process and returns the
+ * function that releases it. Two servers sequencing one SQLite file would
+ * reject each other's batches; a lock left by a process that no longer
+ * runs is taken over.
+ */
+export function lockDataDir(dir: string): () => void {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && processRuns(pid)) {
+      throw new StorageError(
+        'storage_failed',
+        `${dir} is in use by another declog serve (pid ${pid}); stop it first, or use --store postgres:// to run several servers`,
+      );
+    }
+    rmSync(path, { force: true });
+  }
+  throw new StorageError(
+    'storage_failed',
+    `cannot claim ${path}: another process keeps creating it`,
+  );
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

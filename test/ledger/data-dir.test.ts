@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DATABASE_FILE, initDataDir, openDataDir, SIGNER_KEY_FILE } from '../../src/data-dir.js';
+import {
+  DATABASE_FILE,
+  initDataDir,
+  LOCK_FILE,
+  lockDataDir,
+  openDataDir,
+  SIGNER_KEY_FILE,
+} from '../../src/data-dir.js';
 import { readSecretFile } from '../../src/keys.js';
 
 const dirs: string[] = [];
@@ -40,5 +47,24 @@ describe('data folder', () => {
     const dir = tempDir();
     mkdirSync(join(dir, SIGNER_KEY_FILE), { recursive: true, mode: 0o700 });
     expect(() => readSecretFile(join(dir, SIGNER_KEY_FILE))).toThrow(/not a regular file/);
+  });
+
+  it('lets one server claim a folder', async () => {
+    const dir = tempDir();
+    await initDataDir(dir, 'test.example/log');
+    const release = lockDataDir(dir);
+    expect(() => lockDataDir(dir)).toThrow(`in use by another declog serve (pid ${process.pid})`);
+    release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+    lockDataDir(dir)();
+  });
+
+  it('takes over a lock of a dead process', async () => {
+    const dir = tempDir();
+    await initDataDir(dir, 'test.example/log');
+    // Linux pids stay below 2^22, so this one never runs.
+    writeFileSync(join(dir, LOCK_FILE), '4194305\n');
+    const release = lockDataDir(dir);
+    release();
   });
 });
