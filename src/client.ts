@@ -98,6 +98,12 @@ export interface AppendReceipt {
   entry: Uint8Array;
   decision: Decision;
   checkpoint: VerifiedCheckpoint;
+  /**
+   * Set when the ledger already held another decision with this validator and
+   * id: the decision sent was not logged, and `index`, `leafHash` and the
+   * proof are those of the logged one, which `conflict` holds.
+   */
+  conflict?: Decision;
 }
 
 /** A verified inclusion proof of a leaf in a checkpoint. */
@@ -763,8 +769,29 @@ export class DeclogClient {
       const entry = reply.child(entries[i], `entries[${i}]`);
       return checkReceipt(entry, input, validator, checkpoint);
     });
+    for (const receipt of receipts) {
+      if (receipt.conflict) await this.checkConflict(receipt, validator);
+    }
     await this.adopt(checkpoint);
     return receipts;
+  }
+
+  /**
+   * Confirms a duplicate whose logged entry differs from the decision sent:
+   * the logged entry must carry the same validator and id, else the ledger
+   * answered a new decision with someone else's entry ('entry_mismatch').
+   */
+  private async checkConflict(receipt: AppendReceipt, validator: string): Promise<void> {
+    const sent = receipt.decision;
+    const logged = await readEntry(this.http, receipt.index);
+    const same = logged.decision.id === sent.id && logged.decision.validator === validator;
+    if (!same || !bytesEqual(logged.leafHash, receipt.leafHash)) {
+      throw new VerificationError(
+        'entry_mismatch',
+        `the ledger called decision ${sent.id} a duplicate of entry ${receipt.index}, which is decision ${logged.decision.id} of ${logged.decision.validator}`,
+      );
+    }
+    receipt.conflict = logged.decision;
   }
 
   /**
@@ -928,10 +955,11 @@ function checkReceipt(
   const proof = reply.hashes('inclusion_proof');
   const stamped = { ...input, v: DECISION_VERSION, validator } as Decision;
   const entry = fromServer(reply.where, () => encodeDecision(stamped));
-  const what = duplicate
-    ? `decision ${input.id} as sent with validator ${validator}; the ledger calls it a duplicate, so an earlier decision with this id differs from it`
-    : `decision ${input.id} as sent with validator ${validator}`;
-  checkLeaf(reply.where, entry, hash, what);
+  // A duplicate whose logged entry differs is an id reused with other content;
+  // append() confirms it from the logged entry before reporting it.
+  const conflict = duplicate && !bytesEqual(leafHash(entry), hash);
+  if (!conflict)
+    checkLeaf(reply.where, entry, hash, `decision ${input.id} as sent with validator ${validator}`);
   verifyInclusion(hash, index, checkpoint.size, proof, checkpoint.root);
   const decision = decodeDecision(entry);
   return {
@@ -943,6 +971,7 @@ function checkReceipt(
     entry,
     decision,
     checkpoint,
+    ...(conflict ? { conflict: decision } : {}),
   };
 }
 

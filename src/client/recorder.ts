@@ -390,9 +390,22 @@ export class Recorder<R> {
     if (seqs.length > 0) this.spool?.remove(seqs);
     batch.forEach((p, i) => {
       this.outstanding.delete(p);
+      const receipt = receipts[i]!;
+      const logged = (receipt as { conflict?: { id: string } }).conflict;
+      if (logged) {
+        // An id reused with other content is this decision's error, not the ledger's:
+        // it can never be logged, so it leaves the spool and the others go on.
+        const err = new InputError(
+          'duplicate_id',
+          `decision ${p.decision.id} was not logged: entry ${(receipt as { index?: number }).index} already holds another decision with this id`,
+        );
+        p.done.reject(err);
+        this.emit('error', err);
+        return;
+      }
       this.counters.receipts++;
-      p.done.resolve(receipts[i]!);
-      this.emit('receipt', receipts[i]!);
+      p.done.resolve(receipt);
+      this.emit('receipt', receipt);
     });
   }
 

@@ -122,8 +122,12 @@ describe('DeclogClient.append', () => {
   it('duplicate id with other content', async () => {
     const client = direct();
     const d = decision();
-    await client.append(d);
-    await rejects(client.append({ ...d, kid: 'other' }), VerificationError, 'entry_mismatch');
+    const [first] = await client.append(d);
+    const [again] = await client.append({ ...d, kid: 'other' });
+    expect(again!.duplicate).toBe(true);
+    expect(again!.index).toBe(first!.index);
+    expect(again!.conflict?.kid).toBe(d.kid);
+    expect(again!.decision.kid).toBe('other');
   });
 
   it('concurrent appends', async () => {

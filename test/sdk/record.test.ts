@@ -127,6 +127,40 @@ describe('record', () => {
     expect(receipts[1]!.index).toBe(receipts[0]!.index);
   });
 
+  it('reused id fails that decision only', async () => {
+    const first = decision();
+    const client = proxied();
+    await client.recordThenAdmit(first, { budgetMs: 5000 });
+    const reused = caught(client.recordThenAdmit({ ...first, kid: 'other' }, { budgetMs: 5000 }));
+    const next = client.recordThenAdmit(decision(), { budgetMs: 5000 });
+    const err = await reused;
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.code).toBe('duplicate_id');
+    expect((await next).duplicate).toBe(false);
+    await client.close();
+  });
+
+  it('duplicate naming another decision is forged', async () => {
+    const victim = decision();
+    const client = proxied();
+    const logged = await client.recordThenAdmit(victim, { budgetMs: 5000 });
+    // The ledger claims a new decision is a duplicate of the victim's entry.
+    proxy.tamper = (path, body) => {
+      if (path !== '/v1/decisions') return body;
+      const reply = JSON.parse(body);
+      reply.entries[0] = {
+        index: logged.index,
+        leaf_hash: Buffer.from(logged.leafHash).toString('hex'),
+        inclusion_proof: reply.entries[0].inclusion_proof,
+        duplicate: true,
+      };
+      return JSON.stringify(reply);
+    };
+    const err = await caught(client.recordThenAdmit(decision(), { budgetMs: 5000 }));
+    expect(err).toBeInstanceOf(VerificationError);
+    await client.close({ wait: false });
+  });
+
   it('never retries 4xx', async () => {
     const body = JSON.stringify({ error: { code: 'teapot', message: 'no' } });
     const client = proxied({}, () => ({ status: 418, body }));
