@@ -33,6 +33,16 @@ export function searchQuery(query: Query): SearchQuery {
     const value = textParam(query, field);
     if (value !== undefined) equals[field] = value;
   }
+  if (
+    equals.decision !== undefined &&
+    equals.decision !== 'accept' &&
+    equals.decision !== 'reject'
+  ) {
+    throw new InputError(
+      'invalid_argument',
+      `query parameter decision is ${JSON.stringify(equals.decision.slice(0, 40))}: use accept or reject`,
+    );
+  }
   const since = timeParam(query, 'since');
   const until = timeParam(query, 'until');
   if (since !== undefined && until !== undefined && since > until) {

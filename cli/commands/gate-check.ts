@@ -88,6 +88,9 @@ function readConfig(path: string): TrustConfig {
       `trust configuration ${path} needs the objects "key_domains" and "relying_parties"`,
     );
   }
+  if (Object.keys(c.relying_parties).length === 0) {
+    throw new UsageError(`trust configuration ${path} has no relying parties: nothing to check`);
+  }
   return c as TrustConfig;
 }
 

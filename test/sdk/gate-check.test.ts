@@ -144,5 +144,9 @@ describe('gate-check', () => {
       relying_parties: { mail: { ...CONFIG.relying_parties['mail'], key_domain: 'x' } },
     };
     expect(run(['gate-check', '--config', configFile('domain.json', broken)]).status).toBe(2);
+    const empty = { key_domains: {}, relying_parties: {} };
+    const nothing = run(['gate-check', '--config', configFile('empty.json', empty)]);
+    expect(nothing.status).toBe(2);
+    expect(nothing.stderr).toContain('no relying parties');
   });
 });

@@ -115,6 +115,8 @@ describe('query errors', () => {
     }
     const reversed = await get(server, '/v1/decisions?since=2&until=1');
     expectError(reversed, 400, 'invalid_argument');
+    expectError(await get(server, '/v1/decisions?decision=maybe'), 400, 'invalid_argument');
+    expect((await get(server, '/v1/decisions?decision=reject')).status).toBe(200);
   });
 
   it('search: RFC 3339 equals Unix milliseconds', async () => {
