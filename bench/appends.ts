@@ -37,6 +37,8 @@ export interface AppendFigure {
   treeSize: number;
   serverRssBytes: number;
   serverCommand: string;
+  /** The server's last error log lines, if any. */
+  serverErrors: string[];
 }
 
 function appendRequest(token: string, prefix: string, batch: number, n: number): RequestSpec {
@@ -108,6 +110,7 @@ export async function benchAppends(options: AppendOptions): Promise<AppendFigure
       treeSize,
       serverRssBytes,
       serverCommand: server.command,
+      serverErrors: server.errorLines(),
     };
   } finally {
     await server.stop();

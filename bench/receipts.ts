@@ -34,14 +34,22 @@ export class ReceiptChecker {
     this.log = newVerifier(verifierKey);
   }
 
-  /** Verifies one entry's proof against a signed checkpoint of `size`. */
-  private verifyEntry(entry: ProvedEntry, signed: string, size: number, expected: Uint8Array) {
+  /**
+   * Verifies one entry's proof against a signed checkpoint of `size`, and its
+   * leaf hash against `expected` when that is given.
+   */
+  private verifyEntry(
+    entry: ProvedEntry,
+    signed: string,
+    size: number,
+    expected: Uint8Array | undefined,
+  ) {
     const { checkpoint } = openCheckpoint(signed, this.log);
     if (checkpoint.size !== size) {
       throw new Error(`tree_size ${size} differs from the checkpoint's size ${checkpoint.size}`);
     }
     const hash = fromHex(entry.leaf_hash, 'leaf_hash');
-    if (!bytesEqual(hash, expected)) {
+    if (expected && !bytesEqual(hash, expected)) {
       throw new Error(
         `entry ${entry.index} has leaf hash ${entry.leaf_hash}, expected ${toHex(expected)}`,
       );
@@ -67,8 +75,11 @@ export class ReceiptChecker {
     });
   }
 
-  /** Verifies an inclusion proof response for entry `index` with leaf hash `expected`. */
-  checkProof(body: string, index: number, expected: Uint8Array): void {
+  /**
+   * Verifies an inclusion proof response for entry `index`, and its leaf hash
+   * against `expected` when the caller knows which decision the entry holds.
+   */
+  checkProof(body: string, index: number, expected: Uint8Array | undefined): void {
     const response = JSON.parse(body) as ProofResponse;
     if (response.index !== index)
       throw new Error(`proof of index ${response.index}, expected ${index}`);

@@ -16,6 +16,11 @@ const SERVE_CHILD = fileURLToPath(new URL('./serve-child.js', import.meta.url));
 
 /** How long the child may take to open its ledger and listen. */
 const START_TIMEOUT_MS = 120_000;
+/** Pino's level number of `error`. */
+const PINO_ERROR = 50;
+/** Error lines kept for the report. */
+const MAX_ERROR_LINES = 20;
+
 /** How long the child may take to drain and exit after SIGTERM before it is killed. */
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -24,6 +29,8 @@ export interface ServerProcess {
   pid: number;
   /** The command line that started the child, for the report. */
   command: string;
+  /** The last log lines of level error or above that the child printed (at most 20). */
+  errorLines(): string[];
   /** Resident set size of the child in bytes (VmRSS). */
   rssBytes(): number;
   /** Sends SIGTERM and resolves once the child has exited (SIGKILL after a timeout). */
@@ -44,7 +51,11 @@ function serverArgs(dataDir: string, options: ServerProcessOptions): string[] {
 }
 
 /** Resolves with the URL of the first `listening` line the child prints on stdout. */
-function waitForListening(child: ChildProcess, stderr: () => string): Promise<string> {
+function waitForListening(
+  child: ChildProcess,
+  stderr: () => string,
+  errors: string[],
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const fail = (why: string) => {
@@ -66,7 +77,7 @@ function waitForListening(child: ChildProcess, stderr: () => string): Promise<st
       child.off('exit', onExit);
       // Keep reading the log so that the child never blocks on a full pipe.
       lines.off('line', onLine);
-      lines.on('line', () => {});
+      lines.on('line', (next) => keepErrorLine(next, errors));
       resolve(record.url);
     };
     child.once('exit', onExit);
@@ -74,9 +85,17 @@ function waitForListening(child: ChildProcess, stderr: () => string): Promise<st
   });
 }
 
-function parseLogLine(line: string): { msg?: unknown; url?: unknown } | undefined {
+/** Keeps `line` in `errors` if it is a log line of level error or above, dropping the oldest. */
+function keepErrorLine(line: string, errors: string[]): void {
+  const level = parseLogLine(line)?.level;
+  if (typeof level !== 'number' || level < PINO_ERROR) return;
+  errors.push(line.slice(0, 2000));
+  if (errors.length > MAX_ERROR_LINES) errors.shift();
+}
+
+function parseLogLine(line: string): { msg?: unknown; url?: unknown; level?: unknown } | undefined {
   try {
-    return JSON.parse(line) as { msg?: unknown; url?: unknown };
+    return JSON.parse(line) as { msg?: unknown; url?: unknown; level?: unknown };
   } catch {
     return undefined;
   }
@@ -99,7 +118,8 @@ export async function startServerProcess(
   child.stderr!.setEncoding('utf8').on('data', (text: string) => {
     stderr = (stderr + text).slice(-8192);
   });
-  const url = await waitForListening(child, () => stderr);
+  const errors: string[] = [];
+  const url = await waitForListening(child, () => stderr, errors);
   const stop = async () => {
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
@@ -110,6 +130,7 @@ export async function startServerProcess(
     url,
     pid: child.pid!,
     command: ['node', ...args].join(' '),
+    errorLines: () => [...errors],
     rssBytes: () => rssOf(child.pid!),
     stop,
   };
