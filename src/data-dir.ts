@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { InputError, StorageError } from './errors.js';
 import { readSecretFile, writeSecretFile } from './keys.js';
-import { WorkerIndexer, workerIndexerAvailable } from './indexer.js';
+import { WorkerIndexer } from './indexer.js';
 import { addValidator, Ledger, type LedgerOptions } from './ledger.js';
 import { generateKey, newSigner, verifierKeyFromSigner } from './note.js';
 import { PostgresStore } from './store/postgres.js';
@@ -157,11 +157,12 @@ export async function openDataDir(
       `the key in ${join(dir, SIGNER_KEY_FILE)} is named ${signer.name} but the log's origin is ${origin}`,
     );
   }
-  // Compiled code indexes in a worker thread; TypeScript sources under test index inline.
+  // A SQLite store with a writer thread also indexes there; otherwise indexing runs inline.
+  const thread = store instanceof SqliteStore ? store.writerThread : undefined;
   const indexer =
     options.indexer ??
-    (store instanceof SqliteStore && workerIndexerAvailable()
-      ? (_: unknown, logger?: LedgerOptions['logger']) => new WorkerIndexer(store.path, logger)
+    (thread
+      ? (_: unknown, logger?: LedgerOptions['logger']) => new WorkerIndexer(thread, logger)
       : undefined);
   try {
     return await Ledger.open(store, signer, verifierKeyFromSigner(signerKey), {

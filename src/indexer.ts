@@ -4,16 +4,20 @@
  * waiters are answered; the index never runs ahead of the log, and after a
  * restart it catches up by decoding the entries it lacks.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { type Decision, decodeDecision } from './decision.js';
 import { StorageError } from './errors.js';
 import { leafHash } from './hash.js';
 import type { IndexRow, Store } from './store/store.js';
 
-const CATCH_UP_CHUNK = 4096;
+const CATCH_UP_CHUNK = 1024;
+
+/**
+ * Pause between two index transactions, in ms. SQLite's busy handler polls,
+ * so a writer that re-took the lock at once could starve the sequencer's
+ * commits until their busy timeout; the pause lets a waiting commit in.
+ */
+const YIELD_MS = 2;
 
 /** Returns the search index row of one logged decision. */
 export function indexRow(index: number, hash: Uint8Array, d: Decision): IndexRow {
@@ -91,6 +95,7 @@ export class Indexer implements SearchIndexer {
       const end = indexed + batch.length;
       await this.store.addIndexRows(batch, end);
       indexed = end;
+      if (indexed < this.target) await new Promise((resolve) => setTimeout(resolve, YIELD_MS));
     }
   }
 
@@ -122,88 +127,40 @@ export class Indexer implements SearchIndexer {
   }
 }
 
-const WORKER_SCRIPT = fileURLToPath(new URL('./index-worker.js', import.meta.url));
-
-/** Whether the compiled worker script exists (it does not when running from TypeScript sources). */
-export function workerIndexerAvailable(): boolean {
-  return existsSync(WORKER_SCRIPT);
+/** What the SQLite writer thread offers an indexer: indexing up to a size, on its own connection. */
+export interface IndexingThread {
+  indexTo(size: number): Promise<number>;
+  onIndexError: ((message: string) => void) | undefined;
 }
 
 /**
- * Runs the indexer of a SQLite database in a worker thread, so indexing uses
- * another core than the sequencer. The worker decodes committed entries
- * itself, so the rows of each commit are not sent across.
+ * Indexes on the SQLite writer thread, which fills the index between
+ * commits on its own, so this only waits for it when asked.
  */
 export class WorkerIndexer implements SearchIndexer {
-  private readonly worker: Worker;
-  private indexed = 0;
   private target = 0;
-  private failed = false;
-  private inFlight = false;
-  private waiters: { size: number; resolve: () => void }[] = [];
-  private readonly exited: Promise<void>;
 
   constructor(
-    databasePath: string,
-    private readonly logger?: Logger,
+    private readonly thread: IndexingThread,
+    logger?: Logger,
   ) {
-    this.worker = new Worker(WORKER_SCRIPT, { workerData: { path: databasePath } });
-    this.worker.on('message', (message: { indexed?: number; error?: string }) => {
-      if (message.error !== undefined) {
-        this.logger?.error({ err: message.error }, 'search indexing failed; retried on the next commit');
-      }
-      if (message.indexed !== undefined) this.indexed = Math.max(this.indexed, message.indexed);
-      this.inFlight = false;
-      this.wake();
-      this.send();
-    });
-    this.exited = new Promise((resolve) => {
-      this.worker.on('error', (err) => {
-        this.logger?.error({ err }, 'search index worker failed; search stops at its indexed size');
-        this.failed = true;
-        this.wake();
-      });
-      this.worker.on('exit', () => {
-        this.failed = true;
-        this.wake();
-        resolve();
-      });
-    });
-  }
-
-  private wake(): void {
-    const still: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      if (this.failed || this.indexed >= w.size) w.resolve();
-      else still.push(w);
-    }
-    this.waiters = still;
+    thread.onIndexError = (message) =>
+      logger?.error({ err: message }, 'search indexing failed; retried on the next commit');
   }
 
   add(_rows: IndexRow[], size: number): void {
-    void this.catchUp(size);
-  }
-
-  catchUp(size: number): Promise<void> {
     this.target = Math.max(this.target, size);
-    if (this.failed || this.indexed >= size) return Promise.resolve();
-    this.send();
-    return new Promise((resolve) => this.waiters.push({ size, resolve }));
   }
 
-  /** Sends the target to the worker unless a request is already out: one message per round trip. */
-  private send(): void {
-    if (this.inFlight || this.failed || this.indexed >= this.target) return;
-    this.inFlight = true;
-    this.worker.postMessage({ size: this.target });
+  async catchUp(size: number): Promise<void> {
+    this.target = Math.max(this.target, size);
+    await this.thread.indexTo(size);
   }
 
   idle(): Promise<void> {
     return this.catchUp(this.target);
   }
 
-  async close(): Promise<void> {
-    if (!this.failed) this.worker.postMessage('close');
-    await this.exited;
-  }
+  /** The writer thread finishes indexing when the store closes. */
+  async close(): Promise<void> {}
 }

@@ -1,18 +1,62 @@
-/** Worker thread of SqliteWriterThread: commits each batch it receives with its own connection. */
+/**
+ * Worker thread of SqliteWriterThread. It owns the only connection that
+ * writes to the database: it commits each batch it receives, answers, and
+ * then fills the search index up to the new size between commits. One
+ * writer means the sequencer's commits never wait on the indexer's locks.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
+import { Indexer } from '../indexer.js';
 import type { Batch } from './store.js';
 import { SqliteStore } from './sqlite.js';
 
-const store = new SqliteStore((workerData as { path: string }).path, { mustExist: true });
+export type WriterRequest =
+  | { id: number; type: 'commit'; batch: Batch }
+  | { id: number; type: 'index'; size: number }
+  | { id: number; type: 'close' };
 
-parentPort!.on('message', (message: { id: number; batch: Batch } | 'close') => {
-  if (message === 'close') {
-    void store.close().then(() => process.exit(0));
-    return;
+export interface WriterReply {
+  id?: number;
+  error?: string;
+  indexed?: number;
+  /** A failure of background indexing, reported for the log. */
+  indexError?: string;
+}
+
+const port = parentPort!;
+const store = new SqliteStore((workerData as { path: string }).path, { mustExist: true });
+const reportTo = {
+  error: (fields: { err: unknown }, msg: string) =>
+    port.postMessage({ indexError: `${msg}: ${String(fields.err)}` } satisfies WriterReply),
+};
+const indexer = new Indexer(store, reportTo as never);
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function handle(request: WriterRequest): Promise<WriterReply> {
+  switch (request.type) {
+    case 'commit':
+      await store.commitBatch(request.batch);
+      return { id: request.id };
+    case 'index':
+      await indexer.catchUp(request.size);
+      return { id: request.id, indexed: await store.indexedSize() };
+    case 'close':
+      await indexer.idle();
+      await store.close();
+      return { id: request.id };
   }
-  store.commitBatch(message.batch).then(
-    () => parentPort!.postMessage({ id: message.id }),
-    (err: unknown) =>
-      parentPort!.postMessage({ id: message.id, error: err instanceof Error ? err.message : String(err) }),
+}
+
+port.on('message', (request: WriterRequest) => {
+  handle(request).then(
+    (reply) => {
+      port.postMessage(reply);
+      // Index after answering, so a commit's waiters never wait for the index.
+      if (request.type === 'commit') void indexer.catchUp(request.batch.checkpoint.size);
+      if (request.type === 'close') process.exit(0);
+    },
+    (err: unknown) => port.postMessage({ id: request.id, error: message(err) }),
   );
 });

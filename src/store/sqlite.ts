@@ -114,6 +114,11 @@ export class SqliteStore implements Store {
   private readonly statements;
   private readonly writer: SqliteWriterThread | undefined;
 
+  /** The thread that commits batches and fills the search index, when writerThread is set. */
+  get writerThread(): SqliteWriterThread | undefined {
+    return this.writer;
+  }
+
   constructor(
     readonly path: string,
     options: SqliteStoreOptions = {},
@@ -131,12 +136,12 @@ export class SqliteStore implements Store {
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('busy_timeout = 30000');
       migrate(this.db, path);
     }
     this.indexDb = options.readonly ? this.db : new Database(path);
     this.indexDb.pragma('synchronous = NORMAL');
-    this.indexDb.pragma('busy_timeout = 5000');
+    this.indexDb.pragma('busy_timeout = 30000');
     this.statements = this.prepare();
     if (options.writerThread) this.writer = new SqliteWriterThread(path);
   }

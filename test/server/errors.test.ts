@@ -28,11 +28,17 @@ describe('httpError', () => {
     for (const err of [
       new Error('secret detail'),
       new StorageError('corrupt_store', 'secret detail'),
-      new NetworkError('timeout', 'secret detail'),
+      new NetworkError('network_error', 'secret detail'),
       'a string',
     ]) {
       expect(httpError(err)).toEqual({ status: 500, body: bare, headers: {} });
     }
+  });
+
+  it('errors: a wait that timed out is 503', () => {
+    const e = httpError(new NetworkError('timeout', 'no witness quorum within 30000 ms'));
+    expect(e.status).toBe(503);
+    expect(e.body.error).toEqual({ code: 'timeout', message: 'no witness quorum within 30000 ms' });
   });
 
   it('errors: body has code and message', () => {
