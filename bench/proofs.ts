@@ -2,7 +2,7 @@
  * Inclusion proofs over HTTP on a large log: GET /v1/proof/inclusion for
  * random indexes at the latest size, from a closed loop of clients. A random
  * sample of the proofs is verified afterwards against the log key and the
- * leaf hash of the decision the log was built with.
+ * leaf hash of the decision that each entry must hold.
  */
 import { LOG_PREFIX } from './log-builder.js';
 import { runLoad, type LoadResult } from './load.js';
@@ -16,7 +16,7 @@ export interface ProofOptions {
   url: string;
   /** Process ID of the server, for its CPU use. */
   serverPid: number;
-  /** Tree size of the log; indexes are drawn below it. */
+  /** Tree size of the log, below which indexes are drawn. */
   size: number;
   concurrency: number;
   seconds: number;
@@ -25,10 +25,9 @@ export interface ProofOptions {
   /** Validator that appended the log's decisions. */
   validator: string;
   /**
-   * Entries below this index hold decision `index` of LOG_PREFIX, as
-   * growLog appends them, so their leaf hashes are checked too. Entries
-   * appended over HTTP by concurrent requests are in arrival order, so
-   * only their signature and inclusion proof are checked.
+   * Entries below this index contain decision `index` of LOG_PREFIX, as growLog
+   * appends them. Entries appended over HTTP by concurrent requests are in
+   * arrival order, so the decision each contains is read from GET /v1/entries.
    */
   builtSize: number;
 }
@@ -38,7 +37,7 @@ export interface ProofFigure {
   verifiedProofs: number;
 }
 
-/** Returns a well-mixed 32-bit hash of n (the splitmix32 finalizer). */
+/** Returns a well-mixed 32-bit hash of n: MurmurHash3's fmix32 of n plus the golden-ratio constant. */
 function mix32(n: number): number {
   let z = (n + 0x9e3779b9) | 0;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
@@ -46,9 +45,26 @@ function mix32(n: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
-/** Returns the index that request `n` asks for: reproducible, spread evenly below `size`. */
+/** Returns the index that request `n` requests: reproducible, spread evenly below `size`. */
 export function randomIndex(n: number, size: number): number {
   return Math.floor((mix32(n) / 2 ** 32) * size);
+}
+
+/**
+ * Returns the leaf hash that entry `index` must have: that of decision
+ * `index` for a built entry, else that of the decision named by the ID the
+ * server returns for the entry.
+ */
+async function expectedLeafHashOf(options: ProofOptions, index: number): Promise<Uint8Array> {
+  if (index < options.builtSize) return expectedLeafHash(LOG_PREFIX, index, options.validator);
+  const res = await fetch(`${options.url}/v1/entries/${index}`);
+  if (res.status !== 200) throw new Error(`GET /v1/entries/${index} returned ${res.status}`);
+  const { decision } = (await res.json()) as { decision: { id: string } };
+  const n = Number(decision.id.slice(LOG_PREFIX.length + 1));
+  if (!decision.id.startsWith(`${LOG_PREFIX}-`) || !Number.isSafeInteger(n)) {
+    throw new Error(`entry ${index} has decision ID ${decision.id}, not one of ${LOG_PREFIX}-N`);
+  }
+  return expectedLeafHash(LOG_PREFIX, n, options.validator);
 }
 
 /** Runs the proof load and verifies a sample of the responses. */
@@ -69,9 +85,7 @@ export async function benchProofs(options: ProofOptions): Promise<ProofFigure> {
   const checker = new ReceiptChecker(options.verifierKey);
   for (const { n, body } of samples.items) {
     const index = randomIndex(n, options.size);
-    const built = index < options.builtSize;
-    const expected = built ? expectedLeafHash(LOG_PREFIX, index, options.validator) : undefined;
-    checker.checkProof(body, index, expected);
+    checker.checkProof(body, index, await expectedLeafHashOf(options, index));
   }
   return { load, verifiedProofs: checker.checked };
 }

@@ -34,22 +34,14 @@ export class ReceiptChecker {
     this.log = newVerifier(verifierKey);
   }
 
-  /**
-   * Verifies one entry's proof against a signed checkpoint of `size`, and its
-   * leaf hash against `expected` when that is given.
-   */
-  private verifyEntry(
-    entry: ProvedEntry,
-    signed: string,
-    size: number,
-    expected: Uint8Array | undefined,
-  ) {
+  /** Verifies one entry's leaf hash and its proof against a signed checkpoint of `size`. */
+  private verifyEntry(entry: ProvedEntry, signed: string, size: number, expected: Uint8Array) {
     const { checkpoint } = openCheckpoint(signed, this.log);
     if (checkpoint.size !== size) {
       throw new Error(`tree_size ${size} differs from the checkpoint's size ${checkpoint.size}`);
     }
     const hash = fromHex(entry.leaf_hash, 'leaf_hash');
-    if (expected && !bytesEqual(hash, expected)) {
+    if (!bytesEqual(hash, expected)) {
       throw new Error(
         `entry ${entry.index} has leaf hash ${entry.leaf_hash}, expected ${toHex(expected)}`,
       );
@@ -75,11 +67,8 @@ export class ReceiptChecker {
     });
   }
 
-  /**
-   * Verifies an inclusion proof response for entry `index`, and its leaf hash
-   * against `expected` when the caller knows which decision the entry holds.
-   */
-  checkProof(body: string, index: number, expected: Uint8Array | undefined): void {
+  /** Verifies an inclusion proof response for entry `index` with leaf hash `expected`. */
+  checkProof(body: string, index: number, expected: Uint8Array): void {
     const response = JSON.parse(body) as ProofResponse;
     if (response.index !== index)
       throw new Error(`proof of index ${response.index}, expected ${index}`);
