@@ -93,7 +93,7 @@ export async function benchAppends(options: AppendOptions): Promise<AppendFigure
     const treeSize = await signedTreeSize(server.url, init.verifierKey);
     if (load.failed === 0 && treeSize !== load.sent * options.batch) {
       throw new Error(
-        `the log holds ${treeSize} entries after ${load.sent * options.batch} decisions were acknowledged`,
+        `the signed tree size is ${treeSize}, expected ${load.sent * options.batch}: one per decision sent`,
       );
     }
     const verified = verifySamples(

@@ -1,7 +1,7 @@
 /**
  * The large log that the proof, search and memory figures share: built in
  * this process with Ledger.append, then grown further over HTTP through the
- * running server when the memory figure asks for it.
+ * running server when the memory figure runs.
  */
 import { join } from 'node:path';
 import { initDataDir, type InitResult } from '../src/data-dir.js';

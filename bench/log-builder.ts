@@ -10,7 +10,7 @@ import { decisionJSON } from './workload.js';
 /** Entries per Ledger.append call while building. */
 export const BUILD_BATCH = 5000;
 
-/** The ID prefix of the decisions a built log holds: entry n is decision `${LOG_PREFIX}-${n}`. */
+/** The ID prefix of the decisions in a built log: entry n is decision `${LOG_PREFIX}-${n}`. */
 export const LOG_PREFIX = 'log';
 
 export interface BuildResult {
@@ -26,7 +26,7 @@ function decisions(first: number, count: number, validator: string): Decision[] 
 }
 
 /**
- * Appends entries until the log of `dataDir` holds `size` of them, entry n
+ * Appends entries until the log of `dataDir` contains `size` of them, entry n
  * being decision n of LOG_PREFIX. `onProgress` gets the size after each batch.
  * The caller must have applied useNodeCrypto to hash as the server does.
  */

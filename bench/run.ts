@@ -19,7 +19,7 @@ import { benchCrypto, faster } from './crypto.js';
 import { benchDecisions } from './decision.js';
 import { benchTreeBuild } from './hashing.js';
 import type { LoadResult } from './load.js';
-import { formatLoad, machineInfo } from './machine.js';
+import { formatLoad, type MachineInfo, machineInfo } from './machine.js';
 import { formatHotSpots, readHotSpots } from './profile.js';
 import { benchProofs } from './proofs.js';
 import { benchSearch } from './search.js';
@@ -391,13 +391,18 @@ async function runBigLog(report: Report, options: Options): Promise<void> {
   }
 }
 
+function metLabel(met: boolean | undefined): string {
+  if (met === undefined) return '';
+  return met ? 'met' : 'MISSED';
+}
+
 function printTable(rows: Row[]): void {
   const cells = rows.map((r) => [
     r.figure,
     r.result,
     r.ratio === undefined ? '' : r.ratio.toPrecision(3),
     r.target ?? '',
-    r.met === undefined ? '' : r.met ? 'met' : 'MISSED',
+    metLabel(r.met),
   ]);
   const header = ['figure', 'result', 'x baseline', 'target', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
@@ -425,7 +430,7 @@ function printProfiles(dir: string): void {
   }
 }
 
-function printMachine(when: string): ReturnType<typeof machineInfo> {
+function printMachine(when: string): MachineInfo {
   const m = machineInfo();
   console.log(
     `${when}: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB.toFixed(0)} GiB, node ${m.node}, load average ${formatLoad(m.loadAverage)}`,
@@ -444,11 +449,34 @@ async function runAll(options: Options, report: Report): Promise<void> {
     await runBigLog(report, options);
 }
 
+/** Names the run: quick, full, quick and full, or standard. */
+function modeOf(options: Options): string {
+  const modes = [options.quick && 'quick', options.full && 'full'].filter(Boolean);
+  return modes.length === 0 ? 'standard' : modes.join(' and ');
+}
+
+function writeJson(
+  file: string,
+  options: Options,
+  report: Report,
+  start: MachineInfo,
+  end: MachineInfo,
+) {
+  const json = {
+    mode: modeOf(options),
+    options: { ...options, only: [...options.only] },
+    machine: { start, end },
+    rows: report.rows,
+    results: report.data,
+  };
+  writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
+}
+
 async function main(args: string[]): Promise<void> {
   const options = parseOptions(args);
   cleanUpOnExit();
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
-  const mode = options.quick ? 'quick' : options.full ? 'full' : 'standard';
+  const mode = modeOf(options);
   console.log(
     `declog bench (${mode}): sustained runs ${options.seconds} s, probes ${options.probeSeconds} s, log ${options.logSize} entries`,
   );
@@ -459,6 +487,7 @@ async function main(args: string[]): Promise<void> {
   } finally {
     removeAll();
   }
+
   const end = printMachine('machine at end');
   console.log('');
   printTable(report.rows);
@@ -466,16 +495,7 @@ async function main(args: string[]): Promise<void> {
   if (options.only.has('memory') && !options.full)
     console.log('\nmemory figure skipped: it needs --full');
   if (options.profileDir) printProfiles(options.profileDir);
-  if (options.json) {
-    const json = {
-      mode,
-      options: { ...options, only: [...options.only] },
-      machine: { start, end },
-      rows: report.rows,
-      results: report.data,
-    };
-    writeFileSync(options.json, JSON.stringify(json, null, 2) + '\n');
-  }
+  if (options.json) writeJson(options.json, options, report, start, end);
 }
 
 try {

@@ -75,7 +75,7 @@ function waitForListening(
       if (record?.msg !== 'listening' || typeof record.url !== 'string') return;
       clearTimeout(timer);
       child.off('exit', onExit);
-      // Keep reading the log so that the child never blocks on a full pipe.
+      // Keep reading the log, or the child would block once the pipe is full.
       lines.off('line', onLine);
       lines.on('line', (next) => keepErrorLine(next, errors));
       resolve(record.url);
