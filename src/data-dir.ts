@@ -39,7 +39,7 @@ export function checkStoreUrl(url: string | undefined): string | undefined {
   if (url === undefined || isPostgresUrl(url)) return url;
   throw new InputError(
     'invalid_argument',
-    `store ${JSON.stringify(url.replace(/:[^:@/]*@/, ':***@').slice(0, 80))} is not a postgres:// URL; leave it out to use the SQLite file in the data folder`,
+    `store URL with scheme ${JSON.stringify(url.split(':')[0]!.slice(0, 20))} is not a postgres:// URL; leave it out to use the SQLite file in the data folder`,
   );
 }
 

@@ -102,11 +102,18 @@ function cells(hit: DecisionHit): Record<string, string> {
 }
 
 /** Quotes a CSV field that contains a comma, a quote or a line break (RFC 4180 section 2). */
+/**
+ * Quotes a CSV cell. A cell that a spreadsheet would run as a formula (it
+ * starts with = + - @, tab or CR) gets a leading apostrophe, since logged
+ * fields come from tokens an attacker may have minted.
+ */
 function csvField(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-function csvLine(values: string[]): string {
+/** Returns one CSV line of the given cells. */
+export function csvLine(values: string[]): string {
   return values.map(csvField).join(',');
 }
 

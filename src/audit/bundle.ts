@@ -95,10 +95,34 @@ export function decodeBundle(bytes: Uint8Array): Bundle {
   return {
     type: BUNDLE_TYPE,
     checkpoint: b['checkpoint'],
-    filter: (b['filter'] as BundleFilter | null) ?? null,
+    filter: checkFilter(b['filter']),
     range: b['range'] ? checkRange(b['range']) : null,
     entries: b['entries'].map(checkEntry),
   };
+}
+
+/**
+ * Checks the filter a bundle claims: only the fields the verifier checks
+ * each entry against, text values and integer time bounds. A claim the
+ * verifier could not check would be printed as proved.
+ */
+function checkFilter(value: unknown): BundleFilter | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw malformed('"filter" is not a map');
+  const filter: BundleFilter = {};
+  for (const [name, want] of Object.entries(value as Record<string, unknown>)) {
+    if ((TEXT_FILTERS as readonly string[]).includes(name)) {
+      if (typeof want !== 'string') throw malformed(`filter field ${name} is not text`);
+      filter[name as (typeof TEXT_FILTERS)[number]] = want;
+    } else if (name === 'since' || name === 'until') {
+      filter[name] = count(want, `filter field ${name}`);
+    } else {
+      throw malformed(
+        `filter field ${JSON.stringify(name.slice(0, 40))} is not one a bundle can prove`,
+      );
+    }
+  }
+  return filter;
 }
 
 function count(value: unknown, what: string): number {

@@ -219,6 +219,8 @@ function crossTenantRule(name: string, spec: Spec): Pick<Rule, 'check' | 'save' 
   let tenants = new Map<string, string[]>();
   return {
     check: (d) => {
+      // Only accepts count: a gate rejecting a token for a foreign tenant is the system working.
+      if (d.decision !== 'accept') return undefined;
       const key = text(d, by);
       const tenant = text(d, 'tenant');
       if (key === undefined || tenant === undefined) return undefined;
@@ -261,6 +263,16 @@ function policyRollbackRule(name: string, spec: Spec): Pick<Rule, 'check' | 'sav
   };
 }
 
+/** The keys each kind of rule reads; any other key is an error. */
+const RULE_KEYS: Record<RuleKind, string[]> = {
+  match: ['name', 'kind', 'when'],
+  forbidden_pair: ['name', 'kind', 'when', 'fields', 'pairs'],
+  first_seen: ['name', 'kind', 'when', 'field', 'known'],
+  rate: ['name', 'kind', 'when', 'by', 'max', 'window_ms'],
+  cross_tenant: ['name', 'kind', 'when', 'by'],
+  policy_rollback: ['name', 'kind', 'when', 'by'],
+};
+
 const BUILDERS: Record<
   RuleKind,
   (name: string, spec: Spec) => Pick<Rule, 'check' | 'save' | 'load'>
@@ -285,6 +297,14 @@ function parseRule(spec: unknown, i: number): Rule {
   const kind = (s['kind'] ?? 'match') as RuleKind;
   if (!RULE_KINDS.includes(kind)) {
     throw fail(name, `"kind" ${JSON.stringify(kind)} is not one of ${RULE_KINDS.join(', ')}`);
+  }
+  const unknown = Object.keys(s).filter((key) => !RULE_KEYS[kind].includes(key));
+  if (unknown.length > 0) {
+    // A misspelt key would otherwise fall back to a default and watch something else.
+    throw fail(
+      name,
+      `unknown key ${JSON.stringify(unknown[0])} for a ${kind} rule; allowed: ${RULE_KEYS[kind].join(', ')}`,
+    );
   }
   const when = parseWhen(name, s['when']);
   if (kind === 'match' && when.size === 0) throw fail(name, 'a match rule needs "when"');

@@ -7,8 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fromHex, toHex } from '../encoding.js';
+import { type Checkpoint, parseCheckpoint } from '../checkpoint.js';
+import { bytesEqual, fromHex, toHex } from '../encoding.js';
 import { UsageError } from '../errors.js';
+import { parseNote } from '../note.js';
 import { CompactRange } from '../range.js';
 
 /** What a verified run leaves for the next one. */
@@ -47,12 +49,23 @@ function parseState(text: string, path: string): TreeState {
   const { checkpoint, size, range } = value;
   if (typeof checkpoint !== 'string') throw bad('"checkpoint" is not a string');
   if (typeof size !== 'number' || !Array.isArray(range)) throw bad('"size" or "range" missing');
+  let tree: CompactRange;
+  let signed: Checkpoint;
   try {
     const hashes = range.map((h) => fromHex(String(h), 'range hash'));
-    return { checkpoint, range: CompactRange.fromHashes(size, hashes), extra: value['extra'] };
+    tree = CompactRange.fromHashes(size, hashes);
+    signed = parseCheckpoint(parseNote(checkpoint).text);
   } catch (err) {
     throw bad((err as Error).message);
   }
+  // The saved tree must give the saved checkpoint's root, or a damaged file
+  // would later read as the log's misbehaviour.
+  if (signed.size !== size || !bytesEqual(tree.root(), signed.root)) {
+    throw bad(
+      `its tree of size ${size} does not give the root of its checkpoint of size ${signed.size}`,
+    );
+  }
+  return { checkpoint, range: tree, extra: value['extra'] };
 }
 
 /** Writes the state to a temporary file beside `path`, syncs it, then renames it over `path`. */

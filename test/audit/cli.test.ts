@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run, tempDir } from '../cli/helpers.js';
@@ -39,6 +39,22 @@ describe('declog audit', () => {
     expect([ev.trusted.tree_size, ev.received.tree_size]).toEqual([300, 310]);
     // The state still holds the last checkpoint that passed every check.
     expect(readFileSync(state, 'utf8')).toBe(saved);
+  });
+
+  it('exits 2 on a damaged state, accusing nobody', async () => {
+    await appendMany(logs.a.url, logs.token, 300);
+    const dir = tempDir();
+    const state = join(dir, 'state.json');
+    const evidence = join(dir, 'evidence.json');
+    const args = ['audit', url, '--vkey', logs.verifierKey, '--state', state];
+    expect((await run(args)).code).toBe(0);
+    const saved = JSON.parse(readFileSync(state, 'utf8'));
+    saved.range[0] = '00'.repeat(32);
+    writeFileSync(state, JSON.stringify(saved));
+    const r = await run([...args, '--evidence', evidence]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is damaged');
+    expect(existsSync(evidence)).toBe(false);
   });
 
   it('exits 3 when the log cannot be reached', async () => {

@@ -122,6 +122,24 @@ describe('filter bundle', () => {
     );
     expect(failure(alterEntry(bytes, 3)).code).toBe('entry_mismatch');
   });
+
+  it('fails with a filter it cannot check', async () => {
+    const bytes = await exportFilter(
+      client(),
+      new LogFetcher({ url: ledger.url }),
+      ledger.verifierKey,
+      { kid: 'incident-kid' },
+    );
+    for (const forged of [
+      { kid: 'incident-kid', reason: 'key_domain_mismatch' },
+      { kid: 'incident-kid', since: '2099-01-01' },
+      'incident-kid',
+    ]) {
+      const bundle = decodeBundle(bytes);
+      (bundle as { filter: unknown }).filter = forged;
+      expect(() => verify(encodeBundle(bundle)), JSON.stringify(forged)).toThrow(/filter/);
+    }
+  });
 });
 
 describe('declog export and verify-bundle', () => {

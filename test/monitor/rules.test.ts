@@ -110,6 +110,19 @@ describe('rules', () => {
     ).toEqual([[], [], [], ['x-tenant'], []]);
   });
 
+  it('cross_tenant ignores rejects', () => {
+    const rules = RuleSet.parse({ rules: [{ name: 'x-tenant', kind: 'cross_tenant' }] });
+    const hash = 'ef'.repeat(32);
+    const rejected = { decision: 'reject', reason: 'tenant_mismatch' };
+    expect(
+      fired(rules, [
+        d({ token_hash: hash, tenant: 't1' }),
+        d({ token_hash: hash, tenant: 't2', ...rejected }),
+        d({ token_hash: hash, tenant: 't3' }),
+      ]),
+    ).toEqual([[], [], ['x-tenant']]);
+  });
+
   it('cross_tenant by kid fires on a second tenant', () => {
     const rules = RuleSet.parse({ rules: [{ name: 'kid-x', kind: 'cross_tenant', by: 'kid' }] });
     expect(fired(rules, [d({ tenant: 'a' }), d({ tenant: 'b' })])).toEqual([[], ['kid-x']]);
@@ -143,6 +156,8 @@ describe('rules', () => {
     ['{"rules": [{"name": "a", "kind": "nope", "when": {"kid": "k"}}]}', 'is not one of'],
     ['{"rules": [{"name": "a", "kind": "rate", "by": "kid", "max": 0, "window_ms": 1}]}', '"max"'],
     ['{"rules": [{"name": "a"}]}', 'needs "when"'],
+    ['{"rules": [{"name": "a", "kind": "first_seen", "feild": "iss"}]}', 'unknown key "feild"'],
+    ['{"rules": [{"name": "a", "when": {"aud": "x"}, "wen": {}}]}', 'unknown key "wen"'],
     ['not json', 'not JSON'],
   ])('rejects %s', (text, why) => {
     expect(() => RuleSet.parse(text)).toThrow(InputError);
