@@ -160,7 +160,16 @@ export async function copySqliteToPostgres(
     if (!latest) {
       throw new StorageError('storage_failed', `${sourcePath} holds no signed checkpoint to copy`);
     }
-    if (options.verifierKey) openCheckpoint(latest.note, newVerifier(options.verifierKey));
+    if (options.verifierKey) {
+      // The proof below compares with latest.root, so that root must be the signed one.
+      const signed = openCheckpoint(latest.note, newVerifier(options.verifierKey)).checkpoint;
+      if (signed.size !== latest.size || !bytesEqual(signed.root, latest.root)) {
+        throw new StorageError(
+          'corrupt_store',
+          `${sourcePath}: the checkpoint row of size ${latest.size} differs from its signed note`,
+        );
+      }
+    }
     source.maxSize = latest.size;
     // TODO: copy a log that a server appends to meanwhile: tiles widened after
     // `latest` are copied as they are. Until then, stop the source's server first.
@@ -176,7 +185,15 @@ export async function copySqliteToPostgres(
     await copyEntries(source, target, latest.size, chunk, progress);
     const tiles = await copyTiles(source, target, chunk, progress);
     const checkpoints = await copyCheckpoints(source, target, chunk, progress);
-    await proveCopy(target, latest, chunk, progress);
+    try {
+      await proveCopy(target, latest, chunk, progress);
+    } catch (err) {
+      throw new StorageError(
+        'corrupt_store',
+        `${(err as Error).message}; the copy in ${target.url} is incomplete and unused: drop that database and copy again`,
+        { cause: err },
+      );
+    }
     await target.finishImport(latest.size);
     return {
       size: latest.size,
