@@ -11,7 +11,7 @@ import { leafHash } from './hash.js';
 import { Indexer, type SearchIndexer } from './indexer.js';
 import { NotSequencerError } from './leadership.js';
 import type { Signer } from './note.js';
-import { consistencyNodes, inclusionNodes, rehash } from './proof.js';
+import { consistencyNodes, inclusionNodes, type NodeId, rehash } from './proof.js';
 import { Sequencer, type SequencerOptions, type Sequenced } from './sequencer.js';
 import type {
   CheckpointRecord,
@@ -157,16 +157,48 @@ export class Ledger {
    * Appends one request's decisions and returns a receipt for each, proved
    * against one checkpoint. `encoded` optionally holds their entries.
    */
-  async append(validator: string, decisions: Decision[], encoded?: Uint8Array[]): Promise<AppendResult> {
+  async append(
+    validator: string,
+    decisions: Decision[],
+    encoded?: Uint8Array[],
+  ): Promise<AppendResult> {
     if (this.following) throw new NotSequencerError(this.following.leaderUrl);
     const { checkpoint, entries } = await this.sequencer.append(validator, decisions, encoded);
-    const receipts: Receipt[] = [];
-    for (const entry of entries) {
-      const nodes = inclusionNodes(entry.index, checkpoint.size);
-      const proof = rehash(nodes, await this.tiles.readNodes(nodes.ids));
-      receipts.push({ ...entry, inclusionProof: proof });
-    }
-    return { checkpoint, entries: receipts };
+    const proofs = await this.inclusionProofs(
+      entries.map((e) => e.index),
+      checkpoint.size,
+    );
+    return {
+      checkpoint,
+      entries: entries.map((entry, i) => ({ ...entry, inclusionProof: proofs[i]! })),
+    };
+  }
+
+  /**
+   * Builds the inclusion proofs of several entries in one tree. The proofs of
+   * neighbouring entries share most nodes and the same right-edge
+   * (ephemeral) node, so each node is read and each ephemeral node hashed once.
+   */
+  private async inclusionProofs(indexes: number[], size: number): Promise<Uint8Array[][]> {
+    const key = (id: NodeId) => `${id.level}/${id.index}`;
+    const plans = indexes.map((index) => inclusionNodes(index, size));
+    const unique = new Map<string, NodeId>();
+    for (const plan of plans) for (const id of plan.ids) unique.set(key(id), id);
+    const read = await this.tiles.readNodes([...unique.values()]);
+    const hashOf = new Map([...unique.keys()].map((k, i) => [k, read[i]!]));
+    const ephemerals = new Map<string, Uint8Array>();
+    return plans.map(({ ids, begin, end }) => {
+      const hashes = ids.map((id) => hashOf.get(key(id))!);
+      if (begin === end) return hashes;
+      const fold = `${key(ids[begin]!)}+${end - begin}`;
+      let ephemeral = ephemerals.get(fold);
+      if (!ephemeral) {
+        const part = { ids: ids.slice(begin, end), begin: 0, end: end - begin };
+        ephemeral = rehash(part, hashes.slice(begin, end))[0]!;
+        ephemerals.set(fold, ephemeral);
+      }
+      return [...hashes.slice(0, begin), ephemeral, ...hashes.slice(end)];
+    });
   }
 
   /** Returns the signed checkpoint of exactly this size, or throws NotFoundError. */

@@ -1,7 +1,7 @@
 /**
  * Reads perfect-subtree hashes out of stored tiles, for proofs and for the
  * sequencer's restart. Full tiles never change, so they are kept in a
- * bounded LRU cache; the newest tile of each level is kept as the sequencer
+ * bounded first-in, first-out cache; the newest tile of each level is kept as the sequencer
  * last committed it.
  */
 import { StorageError } from '../errors.js';
@@ -46,12 +46,10 @@ export class TileReader {
 
   private cached(level: number, index: number, minWidth: number): StoredTile | undefined {
     const k = key(level, index);
+    // Hits do not move a tile to the back: eviction is first in, first out, which
+    // costs less per read than a strict LRU and keeps the same bound.
     const full = this.full.get(k);
-    if (full) {
-      this.full.delete(k);
-      this.full.set(k, full);
-      return full;
-    }
+    if (full) return full;
     const edge = this.edges.get(level);
     if (edge && edge.index === index && edge.width >= minWidth) return edge;
     return undefined;
