@@ -14,9 +14,6 @@ export function readPolicy(path: string): Policy {
   }
 }
 
-// TODO: offline checks (verify inclusion --proof, verify consistency with files) ignore --policy;
-// route them through verifyTlogProofWithPolicy and openCheckpointWithPolicy.
-
 /** Help text of --policy. */
 export const POLICY_HELP =
   'a c2sp.org/tlog-policy file: the checkpoint must carry its witness quorum';

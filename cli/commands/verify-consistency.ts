@@ -4,6 +4,8 @@
  * from two signed checkpoint files and a proof file.
  */
 import { openCheckpoint, type SignedCheckpoint } from '../../src/checkpoint.js';
+import { openCheckpointWithPolicy } from '../../src/policy.js';
+import { readPolicy } from './policy.js';
 import { fromBase64, fromHex, fromUtf8, toHex } from '../../src/encoding.js';
 import { UsageError, VerificationError } from '../../src/errors.js';
 import { HASH_SIZE } from '../../src/hash.js';
@@ -97,6 +99,10 @@ function offline(opts: VerifyConsistencyOptions): Verified {
   const verifier = newVerifier(verifierKey(opts.vkey));
   const older = openFile(opts.oldCheckpoint!, verifier);
   const newer = openFile(opts.checkpoint!, verifier);
+  if (opts.policy) {
+    const policy = readPolicy(opts.policy);
+    for (const cp of [older, newer]) openCheckpointWithPolicy(cp.signed, policy);
+  }
   const proof = readProof(opts.proof!);
   const [o, n] = [older.checkpoint, newer.checkpoint];
   verifyConsistency(o.size, n.size, proof, o.root, n.root);

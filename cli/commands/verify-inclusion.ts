@@ -7,6 +7,8 @@ import { bytesEqual, fromBase64, fromUtf8, toHex } from '../../src/encoding.js';
 import { UsageError, VerificationError } from '../../src/errors.js';
 import { leafHash } from '../../src/hash.js';
 import { newVerifier } from '../../src/note.js';
+import { verifyTlogProofWithPolicy } from '../../src/policy.js';
+import { readPolicy } from './policy.js';
 import { verifyTlogProof } from '../../src/tlog-proof.js';
 import { out, outJson, readInput, usage, verifierKey } from '../options.js';
 import { verifyingClient } from './checkpoint.js';
@@ -90,6 +92,7 @@ function offline(opts: VerifyInclusionOptions): Verified {
   const entry = entryBytes(opts);
   const text = proofText(opts.proof!);
   const v = verifyTlogProof(text, entry, verifier);
+  if (opts.policy) verifyTlogProofWithPolicy(text, entry, readPolicy(opts.policy));
   const { origin, size, root } = v.checkpoint;
   return { origin, index: v.index, treeSize: size, leafHash: leafHash(entry), root };
 }

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCosignatureKey } from '../../src/cosignature.js';
 import { generateKey } from '../../src/note.js';
 import {
   decisionLine,
@@ -190,6 +191,22 @@ describe('declog verify inclusion', () => {
     expect(ok.stdout).toContain('verified: entry 4');
     const b64 = readFileSync(entry).toString('base64');
     expect((await run([...args, '--entry-base64', b64])).code).toBe(0);
+  });
+
+  it('offline with a witness policy', async () => {
+    const proof = join(work, 'p6.tlog-proof');
+    const entry = join(work, 'e6.cbor');
+    await client(['get', '6', '--proof-out', proof, '--entry-out', entry]);
+    const witness = generateCosignatureKey('witness.example/w1').verifierKey;
+    const needsWitness = join(work, 'witnessed.policy');
+    writeFileSync(needsWitness, `log ${init.verifier_key}\nwitness w1 ${witness}\nquorum w1\n`);
+    const logOnly = join(work, 'log-only.policy');
+    writeFileSync(logOnly, `log ${init.verifier_key}\nquorum none\n`);
+    const args = ['verify', 'inclusion', '--proof', proof, '--entry', entry, '--vkey', vkeyFile];
+    const missing = await run([...args, '--policy', needsWitness]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('w1');
+    expect((await run([...args, '--policy', logOnly])).code).toBe(0);
   });
 
   it('offline tampered', async () => {
