@@ -1,7 +1,7 @@
 /**
  * Fills the search index just behind the sequencer, off the append path.
  * Rows of committed entries are written in their own transaction after the
- * waiters are answered; the index never runs ahead of the log, and after a
+ * waiters have their receipts; the index never runs ahead of the log, and after a
  * restart it catches up by decoding the entries it lacks.
  */
 import type { Logger } from 'pino';
@@ -35,7 +35,7 @@ export function indexRow(index: number, hash: Uint8Array, d: Decision): IndexRow
   };
 }
 
-/** What the ledger needs of a search indexer. */
+/** A search indexer, as the ledger uses it. */
 export interface SearchIndexer {
   /** Queues the rows of a commit that made the tree `size` entries long. */
   add(rows: IndexRow[], size: number): void;
@@ -127,7 +127,7 @@ export class Indexer implements SearchIndexer {
   }
 }
 
-/** What the SQLite writer thread offers an indexer: indexing up to a size, on its own connection. */
+/** The part of the SQLite writer thread an indexer uses: indexing up to a size on its own connection. */
 export interface IndexingThread {
   indexTo(size: number): Promise<number>;
   onIndexError: ((message: string) => void) | undefined;

@@ -19,15 +19,15 @@ import { STORED_TILE_BYTES, TILE_HEIGHT, TILE_WIDTH, locateNode } from './store/
 import type { TileReader } from './store/tile-reader.js';
 
 export interface SequencerOptions {
-  /** Most entries in one batch (default 1000). A single larger request is taken alone. */
+  /** Maximum entries in one batch (default 1000). A single larger request is taken alone. */
   maxBatchEntries?: number;
-  /** Longest an append waits for others to join its batch, in ms (default 0: next turn of the event loop). */
+  /** Maximum time an append waits for others to join its batch, in ms (default 0: next turn of the event loop). */
   maxWaitMs?: number;
   logger?: Logger;
   now?: () => number;
 }
 
-/** Where one submitted decision ended up. */
+/** The index and leaf hash of one submitted decision. */
 export interface Sequenced {
   index: number;
   leafHash: Uint8Array;
@@ -139,9 +139,13 @@ export class Sequencer {
   /**
    * Queues the decisions of one request and resolves once they are committed
    * under a signed checkpoint. The request is all or nothing. `encoded`, when
-   * given, holds encodeDecision(decisions[i]) for each i.
+   * given, contains encodeDecision(decisions[i]) for each i.
    */
-  append(validator: string, decisions: Decision[], encoded?: Uint8Array[]): Promise<SequencedBatch> {
+  append(
+    validator: string,
+    decisions: Decision[],
+    encoded?: Uint8Array[],
+  ): Promise<SequencedBatch> {
     if (this.closed) {
       return Promise.reject(new StorageError('storage_failed', 'the sequencer is closed'));
     }
@@ -221,7 +225,7 @@ export class Sequencer {
           ? err
           : new StorageError('storage_failed', `sequencing failed: ${String(err)}`, { cause: err });
       for (const p of batch) p.reject(error);
-      // Reload now, so that readers see what the store holds rather than wait for the next append.
+      // Reload now, so that readers see what the store contains rather than wait for the next append.
       await this.load().catch((reloadErr: unknown) =>
         this.options.logger?.error({ err: reloadErr }, 'reloading the tree state failed'),
       );
@@ -274,7 +278,7 @@ export class Sequencer {
       const tiles = [...touched.values()];
 
       // COMMIT point: entries, tiles and checkpoint become durable together. If
-      // this throws, nothing of the batch is visible and the old state stands.
+      // this throws, nothing of the batch is visible and the old state remains.
       await this.store.commitBatch({ prevSize, entries, tiles, checkpoint });
 
       const edges = new Map(state.edges);
