@@ -30,7 +30,15 @@ beforeAll(async () => {
   dataDir = join(root, 'data');
   ({ token, verifierKey } = await initDataDir(dataDir, 'test.example/log'));
   server = await listen();
-  const spare = await listen();
+  // A second ledger in its own folder, started and stopped, leaves a port where nothing listens.
+  const spareDir = join(root, 'spare');
+  await initDataDir(spareDir, 'test.example/spare');
+  const spare = await startServer({
+    dataDir: spareDir,
+    host: '127.0.0.1',
+    port: 0,
+    logger: pino({ level: 'silent' }),
+  });
   deadUrl = spare.url;
   await spare.close();
 });

@@ -10,6 +10,9 @@
 #
 #   export DECLOG_TEST_PG=$(test/support/start-postgres.sh "$(mktemp -d)")
 set -euo pipefail
+# The postgres user may not enter the caller's folder, so run from the root folder.
+DIR_ARG_BASE="$PWD"
+cd /
 
 port="${DECLOG_PG_PORT:-55432}"
 database=declog
@@ -45,7 +48,7 @@ usage() {
 }
 
 stop() {
-  local dir="$1"
+  local dir; dir=$(cd "$DIR_ARG_BASE" && realpath -m -- "$1")
   if [ -f "$dir/data/postmaster.pid" ]; then
     as_owner "$(find_bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null
   fi
@@ -53,7 +56,7 @@ stop() {
 }
 
 start() {
-  local dir="$1"
+  local dir; dir=$(cd "$DIR_ARG_BASE" && realpath -m -- "$1")
   [ -d "$dir" ] || { echo "start-postgres: $dir is not a directory" >&2; exit 1; }
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
   chmod 700 "$dir"
