@@ -29,7 +29,7 @@ export interface KeyDomainConfig {
   jwks_uri?: string;
 }
 
-/** What a relying party accepts. */
+/** The tokens a relying party accepts: issuers, audiences, key domain, tenants, algorithms. */
 export interface RelyingPartyConfig {
   issuers: string[];
   audiences: string[];
@@ -69,13 +69,18 @@ export interface TokenGateOptions {
 
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
 
+function compareKeys(a: string, b: string): number {
+  if (a < b) return -1;
+  return a > b ? 1 : 0;
+}
+
 /** Returns JSON with object keys sorted, so equal configurations hash equally. */
 function canonicalJSON(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJSON).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      .sort(([a], [b]) => compareKeys(a, b));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJSON(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -145,7 +150,7 @@ export function createTokenGate(config: TrustConfig, options: TokenGateOptions =
       header = decodeProtectedHeader(token);
       unverified = decodeJwt(token);
     } catch {
-      // Left empty: the record says "malformed" below.
+      // Left empty: the decision below records "malformed".
     }
     const tenantOf = (p: JWTPayload) => {
       const t = p.tid ?? p.tenant;
