@@ -279,7 +279,7 @@ export class Sequencer {
 
       // COMMIT point: entries, tiles and checkpoint become durable together. If
       // this throws, nothing of the batch is visible and the old state remains.
-      await this.store.commitBatch({ prevSize, entries, tiles, checkpoint });
+      await this.store.commitBatch({ prevSize, entries, tiles, checkpoint, indexRows: rows });
 
       const edges = new Map(state.edges);
       for (const tile of tiles) {

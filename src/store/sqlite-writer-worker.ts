@@ -5,6 +5,7 @@
  * writer means the sequencer's commits never wait on the indexer's locks.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { useNodeCrypto } from '../crypto-node.js';
 import { Indexer } from '../indexer.js';
 import type { Batch } from './store.js';
 import { SqliteStore } from './sqlite.js';
@@ -22,6 +23,7 @@ export interface WriterReply {
   indexError?: string;
 }
 
+useNodeCrypto();
 const port = parentPort!;
 const store = new SqliteStore((workerData as { path: string }).path, { mustExist: true });
 const reportTo = {
@@ -53,8 +55,13 @@ port.on('message', (request: WriterRequest) => {
   handle(request).then(
     (reply) => {
       port.postMessage(reply);
-      // Index after answering, so a commit's waiters never wait for the index.
-      if (request.type === 'commit') void indexer.catchUp(request.batch.checkpoint.size);
+      // Index after answering, so a commit's waiters never wait for the index. The
+      // batch's own rows spare decoding the entries again.
+      if (request.type === 'commit') {
+        const { indexRows, checkpoint } = request.batch;
+        if (indexRows) indexer.add(indexRows, checkpoint.size);
+        else void indexer.catchUp(checkpoint.size);
+      }
       if (request.type === 'close') process.exit(0);
     },
     (err: unknown) => port.postMessage({ id: request.id, error: message(err) }),

@@ -37,6 +37,11 @@ export interface Batch {
   /** Tiles created or grown by the batch, with their new contents. */
   tiles: StoredTile[];
   checkpoint: CheckpointRecord;
+  /**
+   * Search index rows of the batch's entries, for a store that indexes right
+   * after committing; stores that do not may ignore them.
+   */
+  indexRows?: IndexRow[];
 }
 
 /** One decision's searchable fields, kept beside the log. */
