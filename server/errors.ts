@@ -24,7 +24,7 @@ export interface ErrorBody {
   error: { code: string; message: string; leader_url?: string };
 }
 
-/** Response header naming the sequencer's URL on a not_sequencer answer. */
+/** Response header naming the sequencer's URL on a not_sequencer response. */
 export const SEQUENCER_HEADER = 'Declog-Sequencer';
 
 export interface HttpError {
@@ -107,7 +107,7 @@ function send(c: Context<AppEnv>, e: HttpError): Response {
 export function errorHandler(logger: Logger): ErrorHandler<AppEnv> {
   return (err, c) => {
     const e = httpError(err);
-    // not_sequencer is the expected answer of a follower: not a server failure.
+    // not_sequencer is the expected response of a follower, not a server failure.
     if (e.status >= 500 && e.body.error.code !== 'not_sequencer') {
       logger.error({ ...requestFields(c), status: e.status, err }, 'request failed');
     } else {

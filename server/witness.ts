@@ -35,7 +35,7 @@ function text(c: Context, status: number, body: string, type = 'text/plain; char
   return c.body(body, status as 200, { 'Content-Type': type });
 }
 
-/** Answers an error: the 409 carries the size, the others a one-line message. */
+/** Sends an error response: the 409 carries the size, the others a one-line message. */
 function answerError(c: Context, err: unknown, logger: Logger): Response {
   if (err instanceof TreeSizeConflictError) {
     logger.debug({ code: err.code, tree_size: err.size }, 'add-checkpoint conflict');

@@ -14,7 +14,7 @@ import { latestCheckpoint } from './checkpoint.js';
 import type { AppEnv } from './env.js';
 import { readQuery } from './query.js';
 
-/** Longest an append with ?wait=witnessed waits for its quorum, in ms. */
+/** Maximum time an append with ?wait=witnessed waits for its quorum, in ms. */
 export const WITNESSED_WAIT_MS = 30_000;
 
 /** The checkpoint served at /checkpoint: the witnessed one under a policy, else the latest. */

@@ -650,7 +650,7 @@ export class DeclogClient {
    * id (a random UUID unless `id` is set). With `spool`, the decision is on
    * disk when this resolves and leaves the spool only once its receipt is
    * verified. Batches go out by `batchSize` or after `lingerMs`; network
-   * failures and 5xx answers are retried with backoff, with the same id, so
+   * failures and 5xx responses are retried with backoff, with the same id, so
    * a retry is stored once. Receipts arrive as 'receipt' events; retried
    * failures and a fatal one (a receipt that does not verify, a rollback, a
    * 4xx answer) as 'error' events. After a fatal one nothing more is sent
@@ -779,7 +779,7 @@ export class DeclogClient {
   /**
    * Confirms a duplicate whose logged entry differs from the decision sent:
    * the logged entry must carry the same validator and id, else the ledger
-   * answered a new decision with someone else's entry ('entry_mismatch').
+   * returned someone else's entry for a new decision ('entry_mismatch').
    */
   private async checkConflict(receipt: AppendReceipt, validator: string): Promise<void> {
     const sent = receipt.decision;
@@ -923,7 +923,7 @@ export class DeclogClient {
 
 /**
  * Checks that a checkpoint carries the witness quorum of `policy`
- * (c2sp.org/tlog-policy). The log key stands in for the policy's log lines
+ * (c2sp.org/tlog-policy). The log key replaces the policy's log lines
  * when the policy names no key for this origin.
  */
 function checkWitnessed(where: string, signed: string, policy: Policy, log: Verifier): void {

@@ -155,7 +155,7 @@ export class Ledger {
 
   /**
    * Appends one request's decisions and returns a receipt for each, proved
-   * against one checkpoint. `encoded` optionally holds their entries.
+   * against one checkpoint. `encoded` optionally contains their entries.
    */
   async append(
     validator: string,
@@ -299,7 +299,7 @@ export class Ledger {
     return found.get(`${level}/${index}`);
   }
 
-  /** Searches the index; the page says up to which tree size it covers. */
+  /** Searches the index. The page reports up to which tree size it covers. */
   async search(query: SearchQuery): Promise<SearchPage> {
     return this.store.search(query);
   }

@@ -32,14 +32,14 @@ import { formatAddCheckpoint, TLOG_SIZE_MEDIA_TYPE } from './witness.js';
 /** Store meta key of the newest witnessed checkpoint note. */
 export const WITNESSED_CHECKPOINT_KEY = 'witnessed_checkpoint';
 
-/** Largest witness answer read, in bytes. */
+/** Maximum witness response read, in bytes. */
 const MAX_ANSWER_BYTES = 64 * 1024;
-/** 409 answers followed in one round before a witness counts as failed. */
+/** Maximum 409 responses followed in one round before a witness counts as failed. */
 const MAX_RESYNCS = 2;
 /** How often the newest checkpoint is re-read when no commit was signalled, in ms. */
 const POLL_MS = 1000;
 
-/** What the publisher needs of the ledger. */
+/** The part of the ledger the publisher uses. */
 export interface PublisherLedger {
   readonly store: Store;
   latestCheckpoint(): CheckpointRecord | undefined;
@@ -86,7 +86,7 @@ function witnessedFromNote(note: string): WitnessedCheckpoint {
   return { size, root, note };
 }
 
-/** The error of a witness answer other than 200 or a 409 with a size, by its status. */
+/** Returns the error for a witness response other than 200 or a 409 with a size. */
 function answerError(peer: Peer, status: number, body: string): DeclogError {
   const message = `witness ${peer.name} answered HTTP ${status}: ${clean(body)}`;
   if (status === 400) return new InputError('invalid_argument', message);
@@ -97,7 +97,7 @@ function answerError(peer: Peer, status: number, body: string): DeclogError {
   return new NetworkError('server_error', message);
 }
 
-/** The start of a witness's text answer, on one line without control characters. */
+/** Returns the start of a witness's text response, on one line without control characters. */
 function clean(text: string): string {
   return text
     .slice(0, 200)

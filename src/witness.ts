@@ -31,7 +31,7 @@ export const MAX_PROOF_LINES = 63;
 /** Largest request body a witness reads: a 1 MiB note plus the old size and proof lines. */
 export const MAX_REQUEST_BYTES = (1 << 20) + 4096;
 
-/** Media type of the 409 answer that carries the witness's tree size. */
+/** Media type of the 409 response that carries the witness's tree size. */
 export const TLOG_SIZE_MEDIA_TYPE = 'text/x.tlog.size';
 
 /** A parsed add-checkpoint request. */
@@ -48,7 +48,7 @@ export interface TreeHead {
   root: Uint8Array;
 }
 
-/** The witness's record of a log disagrees with the request: answered 409 with `size`. */
+/** The witness's record of a log disagrees with the request: a 409 response with `size`. */
 export class TreeSizeConflictError extends VerificationError {
   constructor(
     message: string,
@@ -194,7 +194,7 @@ export function checkConsistent(req: OpenedRequest, state: TreeHead | undefined)
     );
   }
   if (state && state.size === size && !bytesEqual(state.root, root)) {
-    // NOTE: the C2SP tlog-witness text answers this fork with 409; declog answers 422,
+    // NOTE: the C2SP tlog-witness text returns 409 for this fork; declog returns 422,
     // because resending from the witness's size cannot resolve it: the checkpoint is rejected.
     throw invalidProof(
       `checkpoint of size ${size} has root ${toHex(root)}, but this witness cosigned root ${toHex(state.root)} at that size`,

@@ -15,7 +15,7 @@ import type { WriterReply } from './sqlite-writer-worker.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./sqlite-writer-worker.js', import.meta.url));
 
-/** Whether the compiled worker script exists (it does not when running from TypeScript sources). */
+/** Returns whether the compiled worker script exists (it does not when running from TypeScript sources). */
 export function writerThreadAvailable(): boolean {
   return existsSync(WORKER_SCRIPT);
 }

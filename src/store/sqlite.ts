@@ -17,7 +17,7 @@ import type {
 import { SEARCH_FIELDS } from './store.js';
 import { SqliteWriterThread } from './sqlite-writer.js';
 
-/** Schema versions, applied in order; PRAGMA user_version holds the last applied. */
+/** Schema versions, applied in order; PRAGMA user_version is the last applied. */
 const MIGRATIONS: string[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
