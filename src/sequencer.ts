@@ -14,7 +14,14 @@ import { leafHash } from './hash.js';
 import { indexRow } from './indexer.js';
 import { type Signer, signNote } from './note.js';
 import { CompactRange, rangeNodes } from './range.js';
-import type { CheckpointRecord, EntryRecord, IndexRow, Store, StoredTile } from './store/store.js';
+import type {
+  Batch,
+  CheckpointRecord,
+  EntryRecord,
+  IndexRow,
+  Store,
+  StoredTile,
+} from './store/store.js';
 import { STORED_TILE_BYTES, TILE_HEIGHT, TILE_WIDTH, locateNode } from './store/tile-layout.js';
 import type { TileReader } from './store/tile-reader.js';
 
@@ -23,6 +30,12 @@ export interface SequencerOptions {
   maxBatchEntries?: number;
   /** Maximum time an append waits for others to join its batch, in ms (default 0: next turn of the event loop). */
   maxWaitMs?: number;
+  /**
+   * Batches sent to a store with ordered commits that may wait for their
+   * commit at once (default 4). While one batch is made durable the next ones
+   * are hashed, signed and queued behind it. Other stores take one at a time.
+   */
+  maxPendingCommits?: number;
   logger?: Logger;
   now?: () => number;
 }
@@ -48,25 +61,50 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** Tree state at the last committed checkpoint. */
+/** Tree state after a checkpoint: the committed one, or one whose batch is still being committed. */
 interface TreeState {
   range: CompactRange;
-  /** Newest tile of each tile level, as committed. */
+  /** Newest tile of each tile level, as of this checkpoint. */
   edges: Map<number, StoredTile>;
   checkpoint: CheckpointRecord | undefined;
 }
+
+/** A batch whose commit was sent to the store and has not settled. */
+interface InFlight {
+  /** Decision keys (validator and ID) that the batch appends. */
+  keys: string[];
+}
+
+const DEFAULT_MAX_PENDING_COMMITS = 4;
+
+const decisionKey = (validator: string, id: string) => `${validator}\n${id}`;
 
 export class Sequencer {
   private readonly queue: Pending[] = [];
   private queuedEntries = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  private flushing = false;
+  /** A batch is being built (placed, hashed and signed) or the state reloaded. */
+  private building = false;
+  /**
+   * Tree state at the newest batch sent to the store. Batches are built on
+   * it before the previous one is durable; the store's compare-and-swap on
+   * the tree size fails any batch whose predecessor did not land.
+   */
   private state: TreeState | undefined;
-  /** The newest checkpoint known committed, kept for readers while the state is reloaded. */
+  /** The newest checkpoint known committed. Readers see only this one. */
   private lastCommitted: CheckpointRecord | undefined;
+  /** Batches sent to the store and not yet settled, oldest first. */
+  private readonly inFlight: InFlight[] = [];
+  /** Decisions of in-flight batches by key, so that a repeat finds its index before it is stored. */
+  private readonly inFlightDecisions = new Map<string, Sequenced>();
+  /** Resolves, once the newest sent batch has answered its waiters, to whether it landed. Answers go out in commit order. */
+  private tail: Promise<boolean> = Promise.resolve(true);
+  /** A sent batch failed: the state is reloaded from the store once every sent batch has settled. */
+  private failed = false;
   private closed = false;
   private readonly maxBatchEntries: number;
   private readonly maxWaitMs: number;
+  private readonly maxPending: number;
   private readonly now: () => number;
   /** Called after each commit with the index rows of its new entries. */
   onCommit: ((rows: IndexRow[], size: number) => void) | undefined;
@@ -89,11 +127,16 @@ export class Sequencer {
     if (!(this.maxWaitMs >= 0)) {
       throw new RangeError(`maxWaitMs must be a non-negative number, got ${this.maxWaitMs}`);
     }
+    const pending = options.maxPendingCommits ?? DEFAULT_MAX_PENDING_COMMITS;
+    if (!Number.isInteger(pending) || pending < 1) {
+      throw new RangeError(`maxPendingCommits must be a positive integer, got ${pending}`);
+    }
+    this.maxPending = store.orderedCommits ? pending : 1;
   }
 
   /** The newest committed checkpoint, or undefined before the first commit. */
   get checkpoint(): CheckpointRecord | undefined {
-    return this.state?.checkpoint ?? this.lastCommitted;
+    return this.lastCommitted;
   }
 
   /**
@@ -128,7 +171,10 @@ export class Sequencer {
     this.tiles.remember(edges.values());
     if (checkpoint) return;
     try {
-      await this.commit([]);
+      const first = this.build([], []);
+      await this.store.commitBatch(first.batch);
+      this.state = first.state;
+      this.lastCommitted = first.state.checkpoint;
     } catch (err) {
       // Another process signed the first checkpoint at the same moment: continue from it.
       if (!(await this.store.latestCheckpoint())) throw err;
@@ -163,7 +209,13 @@ export class Sequencer {
   }
 
   private schedule(): void {
-    if (this.flushing || this.queue.length === 0) return;
+    if (this.building || this.inFlight.length >= this.maxPending) return;
+    if (this.failed) {
+      // Reload once every batch sent before the failure has settled.
+      if (this.inFlight.length === 0) this.runFlush();
+      return;
+    }
+    if (this.queue.length === 0) return;
     if (this.queuedEntries >= this.maxBatchEntries || this.maxWaitMs === 0) {
       if (this.timer) return;
       this.timer = setImmediate(() => this.runFlush());
@@ -173,12 +225,16 @@ export class Sequencer {
   }
 
   private runFlush(): void {
-    this.timer = undefined;
-    this.flushing = true;
+    if (this.timer) {
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+      this.timer = undefined;
+    }
+    this.building = true;
     this.flush()
       .catch((err) => this.options.logger?.error({ err }, 'sequencer flush failed'))
       .finally(() => {
-        this.flushing = false;
+        this.building = false;
         this.schedule();
       });
   }
@@ -198,50 +254,131 @@ export class Sequencer {
   }
 
   private async flush(): Promise<void> {
+    if (this.failed) {
+      if (this.inFlight.length > 0) return;
+      await this.recover();
+    }
+    if (this.closed && this.queue.length === 0) return;
     const batch = this.takeBatch();
     if (batch.length === 0) return;
     const started = this.now();
+    let built: Built;
     try {
       if (!this.state) await this.load();
-      const result = await this.commit(batch);
-      this.options.logger?.info(
-        {
-          tree_size: result.checkpoint.size,
-          entries: result.appended,
-          requests: batch.length,
-          elapsed_ms: this.now() - started,
-        },
-        'sequenced batch',
-      );
+      built = this.build(batch, await this.place(batch));
     } catch (err) {
-      // Batch-only failure: every waiter of this batch gets the error. The
-      // commit may or may not have landed, so the tree state is reloaded
-      // from the store before the next batch; retries are idempotent.
-      this.state = undefined;
-      this.tiles.forgetEdges();
-      this.options.logger?.error({ err, requests: batch.length }, 'batch failed');
-      const error =
-        err instanceof DeclogError
-          ? err
-          : new StorageError('storage_failed', `sequencing failed: ${String(err)}`, { cause: err });
-      for (const p of batch) p.reject(error);
-      // Reload now, so that readers see what the store contains rather than wait for the next append.
-      await this.load().catch((reloadErr: unknown) =>
-        this.options.logger?.error({ err: reloadErr }, 'reloading the tree state failed'),
-      );
+      // Nothing of this batch was sent. The state is reloaded once the batches
+      // sent before it have settled.
+      this.failed = true;
+      this.rejectAll(batch, err);
+      return;
+    }
+    this.send(batch, built, started);
+  }
+
+  /**
+   * Sends a built batch to the store and continues from its state at once.
+   * Its waiters are answered after the commit and after every earlier batch's.
+   */
+  private send(batch: Pending[], built: Built, started: number): void {
+    const { state, placements, appended } = built;
+    const flight: InFlight = { keys: [] };
+    for (const [i, p] of batch.entries()) {
+      for (const [j, placed] of placements[i]!.entries()) {
+        if (placed.duplicate) continue;
+        const key = decisionKey(p.validator, p.decisions[j]!.id);
+        flight.keys.push(key);
+        this.inFlightDecisions.set(key, placed);
+      }
+    }
+    // A batch of repeats only waits for the batches before it.
+    const commit = appended > 0 ? this.store.commitBatch(built.batch) : Promise.resolve();
+    // Keep the rejection handled until this batch's turn comes.
+    const outcome = commit.then(
+      () => undefined,
+      (err: unknown) => err ?? new Error('commit failed'),
+    );
+    this.inFlight.push(flight);
+    this.state = state;
+    const previous = this.tail;
+    this.tail = (async () => {
+      const earlierLanded = await previous;
+      const error = await outcome;
+      this.inFlight.shift();
+      for (const key of flight.keys) this.inFlightDecisions.delete(key);
+      // A batch that commits proves, by the store's size check, that the batches
+      // it was built on landed. A batch of repeats proves nothing of its own.
+      const landed = appended > 0 ? error === undefined : earlierLanded && error === undefined;
+      if (landed) {
+        this.committed(batch, built);
+        this.options.logger?.info(
+          {
+            tree_size: state.checkpoint!.size,
+            entries: appended,
+            requests: batch.length,
+            elapsed_ms: this.now() - started,
+          },
+          'sequenced batch',
+        );
+      } else {
+        // A failed commit may or may not have landed, and the batches built on it
+        // fail the size check; the state is reloaded once all of them have settled.
+        this.failed = true;
+        this.rejectAll(
+          batch,
+          error ?? new StorageError('storage_failed', 'an earlier batch failed to commit; retry'),
+        );
+      }
+      this.schedule();
+      return landed;
+    })();
+  }
+
+  /** Publishes a durable batch to readers and answers its waiters. */
+  private committed(batch: Pending[], built: Built): void {
+    const checkpoint = built.state.checkpoint!;
+    if (built.appended > 0) {
+      this.lastCommitted = checkpoint;
+      this.tiles.remember(built.batch.tiles);
+    }
+    for (const [i, p] of batch.entries()) {
+      p.resolve({ checkpoint, entries: built.placements[i]! });
+    }
+    const rows = built.batch.indexRows!;
+    if (rows.length > 0) this.onCommit?.(rows, checkpoint.size);
+  }
+
+  private rejectAll(batch: Pending[], err: unknown): void {
+    this.options.logger?.error({ err, requests: batch.length }, 'batch failed');
+    const error =
+      err instanceof DeclogError
+        ? err
+        : new StorageError('storage_failed', `sequencing failed: ${String(err)}`, { cause: err });
+    for (const p of batch) p.reject(error);
+  }
+
+  /** Reloads the tree state after a failed commit, so that readers see what the store holds. */
+  private async recover(): Promise<void> {
+    this.failed = false;
+    // Every sent batch has settled, and the reloaded state holds only what landed.
+    this.tail = Promise.resolve(true);
+    this.state = undefined;
+    this.tiles.forgetEdges();
+    try {
+      await this.load();
+    } catch (err) {
+      this.options.logger?.error({ err }, 'reloading the tree state failed');
     }
   }
 
-  private async commit(
-    batch: Pending[],
-  ): Promise<{ checkpoint: CheckpointRecord; appended: number }> {
+  /**
+   * Hashes the new entries of a placed batch into a copy of the tree and its
+   * edge tiles, and signs the new checkpoint. A batch of repeats only keeps
+   * the current checkpoint.
+   */
+  private build(batch: Pending[], placements: Sequenced[][]): Built {
     const state = this.state!;
     const prevSize = state.range.size;
-
-    // Step 1: find decisions that are already logged, in the store or earlier in this batch.
-    const placements = await this.place(batch);
-
-    // Step 2: hash the new entries into a copy of the tree and its edge tiles.
     const range = state.range.clone();
     const touched = new Map<string, StoredTile>();
     const entries: EntryRecord[] = [];
@@ -249,66 +386,55 @@ export class Sequencer {
     for (const [i, p] of batch.entries()) {
       for (const [j, placed] of placements[i]!.entries()) {
         if (placed.duplicate) continue;
-        const data = p.entries[j]!;
         const decision = p.decisions[j]!;
-        entries.push({ index: placed.index, data, validator: p.validator, id: decision.id });
+        entries.push({ index: placed.index, data: p.entries[j]!, validator: p.validator, id: decision.id });
         range.append(placed.leafHash, (level, index, hash) =>
           this.writeNode(state, touched, level, index, hash),
         );
         rows.push(indexRow(placed.index, placed.leafHash, decision));
       }
     }
-
-    // Step 3: sign the new checkpoint. An empty batch (all duplicates) reuses the current one.
     let checkpoint = state.checkpoint;
     if (entries.length > 0 || !checkpoint) {
       const root = range.root();
-      const text = formatCheckpoint({
-        origin: this.origin,
-        size: range.size,
-        root,
-        extensions: [],
-      });
+      const text = formatCheckpoint({ origin: this.origin, size: range.size, root, extensions: [] });
       checkpoint = {
         size: range.size,
         root,
         note: signNote(text, [this.signer]),
         createdMs: this.now(),
       };
-      const tiles = [...touched.values()];
-
-      // COMMIT point: entries, tiles and checkpoint become durable together. If
-      // this throws, nothing of the batch is visible and the old state remains.
-      await this.store.commitBatch({ prevSize, entries, tiles, checkpoint, indexRows: rows });
-
-      const edges = new Map(state.edges);
-      for (const tile of tiles) {
-        const edge = edges.get(tile.level);
-        if (!edge || edge.index <= tile.index) edges.set(tile.level, tile);
-      }
-      this.state = { range, edges, checkpoint };
-      this.lastCommitted = checkpoint;
-      this.tiles.remember(tiles);
     }
-
-    for (const [i, p] of batch.entries()) p.resolve({ checkpoint, entries: placements[i]! });
-    if (rows.length > 0) this.onCommit?.(rows, checkpoint.size);
-    return { checkpoint, appended: entries.length };
+    const tiles = [...touched.values()];
+    const edges = new Map(state.edges);
+    for (const tile of tiles) {
+      const edge = edges.get(tile.level);
+      if (!edge || edge.index <= tile.index) edges.set(tile.level, tile);
+    }
+    return {
+      batch: { prevSize, entries, tiles, checkpoint, indexRows: rows },
+      state: { range, edges, checkpoint },
+      placements,
+      appended: entries.length,
+    };
   }
 
-  /** Assigns each decision of the batch its index: a new one, or the one it already has. */
+  /**
+   * Assigns each decision of the batch its index: a new one, or the one it
+   * already has in the store, in a batch still being committed, or earlier
+   * in this batch.
+   */
   private async place(batch: Pending[]): Promise<Sequenced[][]> {
     let next = this.state!.range.size;
+    const stored = await this.storedIds(batch);
     const seen = new Map<string, Sequenced>();
     const out: Sequenced[][] = [];
     for (const p of batch) {
-      const ids = p.decisions.map((d) => d.id);
-      const stored = await this.store.findDecisionIds(p.validator, ids);
       const placed: Sequenced[] = [];
-      for (const [j, id] of ids.entries()) {
-        const key = `${p.validator}\n${id}`;
-        const earlier = seen.get(key);
-        const storedIndex = stored.get(id);
+      for (const [j, decision] of p.decisions.entries()) {
+        const key = decisionKey(p.validator, decision.id);
+        const earlier = seen.get(key) ?? this.inFlightDecisions.get(key);
+        const storedIndex = stored.get(key);
         if (earlier) {
           placed.push({ ...earlier, duplicate: true });
         } else if (storedIndex !== undefined) {
@@ -325,6 +451,23 @@ export class Sequencer {
       out.push(placed);
     }
     return out;
+  }
+
+  /** Looks up the batch's decision IDs in the store, one query per validator, by decision key. */
+  private async storedIds(batch: Pending[]): Promise<Map<string, number>> {
+    const byValidator = new Map<string, string[]>();
+    for (const p of batch) {
+      let ids = byValidator.get(p.validator);
+      if (!ids) byValidator.set(p.validator, (ids = []));
+      for (const d of p.decisions) ids.push(d.id);
+    }
+    const found = new Map<string, number>();
+    for (const [validator, ids] of byValidator) {
+      for (const [id, index] of await this.store.findDecisionIds(validator, ids)) {
+        found.set(decisionKey(validator, id), index);
+      }
+    }
+    return found;
   }
 
   /** Writes one tree node into its tile, copying the committed tile on first write. */
@@ -353,7 +496,7 @@ export class Sequencer {
     if (level % TILE_HEIGHT === 0) tile.width = Math.max(tile.width, loc.minWidth);
   }
 
-  /** Rejects queued appends that have not started; a batch in progress finishes. */
+  /** Rejects queued appends that have not started; batches already sent finish. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) {
@@ -361,9 +504,20 @@ export class Sequencer {
       clearImmediate(this.timer as NodeJS.Immediate);
       this.timer = undefined;
     }
-    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
     const error = new StorageError('storage_failed', 'the ledger is shutting down; retry later');
     for (const p of this.queue.splice(0)) p.reject(error);
     this.queuedEntries = 0;
+    while (this.building || this.inFlight.length > 0) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await this.tail;
   }
+}
+
+/** A batch ready to send: what the store writes, and the state and answers after it. */
+interface Built {
+  batch: Batch;
+  state: TreeState;
+  placements: Sequenced[][];
+  appended: number;
 }

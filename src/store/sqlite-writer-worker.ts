@@ -4,7 +4,7 @@
  * then fills the search index up to the new size between commits. One
  * writer means the sequencer's commits never wait on the indexer's locks.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { useNodeCrypto } from '../crypto-node.js';
 import { Indexer } from '../indexer.js';
 import type { Batch } from './store.js';
@@ -39,7 +39,7 @@ function message(err: unknown): string {
 async function handle(request: WriterRequest): Promise<WriterReply> {
   switch (request.type) {
     case 'commit':
-      await store.commitBatch(request.batch);
+      store.commitBatches([request.batch]);
       return { id: request.id };
     case 'index':
       await indexer.catchUp(request.size);
@@ -51,19 +51,68 @@ async function handle(request: WriterRequest): Promise<WriterReply> {
   }
 }
 
-port.on('message', (request: WriterRequest) => {
+/** Indexes committed batches after answering, so a commit's waiters never wait for the index. */
+function indexAfter(batches: Batch[]): void {
+  for (const { indexRows, checkpoint } of batches) {
+    // The batch's own rows spare decoding the entries again.
+    if (indexRows) indexer.add(indexRows, checkpoint.size);
+    else void indexer.catchUp(checkpoint.size);
+  }
+}
+
+/**
+ * Commits a run of commit requests in one transaction, so that batches that
+ * queued while the previous fsync ran share the next one. If the run fails,
+ * each batch is retried alone, so every request gets its own answer.
+ */
+function commitRun(run: Extract<WriterRequest, { type: 'commit' }>[]): void {
+  const batches = run.map((r) => r.batch);
+  try {
+    store.commitBatches(batches);
+    for (const r of run) port.postMessage({ id: r.id } satisfies WriterReply);
+    indexAfter(batches);
+    return;
+  } catch (err) {
+    if (run.length === 1) {
+      port.postMessage({ id: run[0]!.id, error: message(err) } satisfies WriterReply);
+      return;
+    }
+  }
+  for (const r of run) {
+    try {
+      store.commitBatches([r.batch]);
+      port.postMessage({ id: r.id } satisfies WriterReply);
+      indexAfter([r.batch]);
+    } catch (err) {
+      port.postMessage({ id: r.id, error: message(err) } satisfies WriterReply);
+    }
+  }
+}
+
+function serve(request: WriterRequest): void {
   handle(request).then(
     (reply) => {
       port.postMessage(reply);
-      // Index after answering, so a commit's waiters never wait for the index. The
-      // batch's own rows spare decoding the entries again.
-      if (request.type === 'commit') {
-        const { indexRows, checkpoint } = request.batch;
-        if (indexRows) indexer.add(indexRows, checkpoint.size);
-        else void indexer.catchUp(checkpoint.size);
-      }
       if (request.type === 'close') process.exit(0);
     },
     (err: unknown) => port.postMessage({ id: request.id, error: message(err) }),
   );
+}
+
+port.on('message', (first: WriterRequest) => {
+  if (first.type !== 'commit') return serve(first);
+  // Take every request already queued behind this one.
+  const run = [first];
+  let rest: WriterRequest | undefined;
+  for (;;) {
+    const next = receiveMessageOnPort(port)?.message as WriterRequest | undefined;
+    if (!next) break;
+    if (next.type !== 'commit') {
+      rest = next;
+      break;
+    }
+    run.push(next);
+  }
+  commitRun(run);
+  if (rest) serve(rest);
 });

@@ -107,6 +107,8 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
+  /** One connection (or the one writer thread) applies commits in the order they are made. */
+  readonly orderedCommits = true;
   private readonly db: Database.Database;
   /** A second connection for the search index, which is rebuilt from the log after a crash,
    * so it runs with synchronous=NORMAL and its commits do not wait for an fsync. */
@@ -216,21 +218,33 @@ export class SqliteStore implements Store {
 
   async commitBatch(batch: Batch): Promise<void> {
     if (this.writer) return this.writer.commit(batch);
+    this.commitBatches([batch]);
+  }
+
+  /**
+   * Commits consecutive batches in one transaction, so they cost one fsync
+   * together. Each must extend the tree size the previous one leaves; if one
+   * does not, none is written.
+   */
+  commitBatches(batches: Batch[]): void {
     const s = this.statements;
     const write = this.db.transaction(() => {
-      const stored = (s.latestSize.get() as number | null) ?? 0;
-      if (stored !== batch.prevSize) {
-        throw new StorageError(
-          'storage_failed',
-          `batch extends tree size ${batch.prevSize} but the store is at ${stored}: another sequencer wrote to this log`,
-        );
+      let stored = (s.latestSize.get() as number | null) ?? 0;
+      for (const batch of batches) {
+        if (stored !== batch.prevSize) {
+          throw new StorageError(
+            'storage_failed',
+            `batch extends tree size ${batch.prevSize} but the store is at ${stored}: another sequencer wrote to this log`,
+          );
+        }
+        for (const e of batch.entries) s.insertEntry.run(e.index, e.data, e.validator, e.id);
+        for (const t of batch.tiles) s.upsertTile.run(t.level, t.index, t.width, t.data);
+        const c = batch.checkpoint;
+        s.insertCheckpoint.run(c.size, c.root, c.note, c.createdMs);
+        stored = c.size;
       }
-      for (const e of batch.entries) s.insertEntry.run(e.index, e.data, e.validator, e.id);
-      for (const t of batch.tiles) s.upsertTile.run(t.level, t.index, t.width, t.data);
-      const c = batch.checkpoint;
-      s.insertCheckpoint.run(c.size, c.root, c.note, c.createdMs);
     });
-    // COMMIT point: once this returns, the entries, tiles and signed checkpoint
+    // COMMIT point: once this returns, the entries, tiles and signed checkpoints
     // are durable together. A crash before it leaves the previous checkpoint.
     this.run('committing a batch', () => write.immediate());
   }

@@ -92,6 +92,12 @@ export interface Validator {
 
 export interface Store {
   readonly kind: string;
+  /**
+   * True when commits are applied in the order commitBatch was called, even
+   * if the earlier ones have not finished, so the sequencer may send a batch
+   * before the previous one is durable.
+   */
+  readonly orderedCommits?: boolean;
 
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;

@@ -20,9 +20,9 @@ import { STORED_TILE_BYTES } from '../../src/store/tile-layout.js';
 import type { StoreFactory, TestLog } from './factories.js';
 
 /** Placeholder bytes of entry `i`. */
-const entryBytes = (i: number) => utf8(`entry ${i}`);
+export const entryBytes = (i: number) => utf8(`entry ${i}`);
 
-function checkpointOf(size: number): CheckpointRecord {
+export function checkpointOf(size: number): CheckpointRecord {
   return {
     size,
     root: sha256(utf8(`root ${size}`)),
@@ -36,7 +36,7 @@ function tileOf(level: number, index: number, width: number, fill: number): Stor
 }
 
 /** Returns a batch appending entries [prevSize, prevSize + count) for validator `v1`. */
-function batchOf(prevSize: number, count: number, tiles: StoredTile[] = []): Batch {
+export function batchOf(prevSize: number, count: number, tiles: StoredTile[] = []): Batch {
   const entries = Array.from({ length: count }, (_, i) => ({
     index: prevSize + i,
     data: entryBytes(prevSize + i),
