@@ -3,6 +3,7 @@
  * faster than the portable JavaScript code for the server's hot path.
  * Verification stays on the portable code that the SDK and CLI share.
  */
+import * as nodeCrypto from 'node:crypto';
 import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { setSha256 } from './hash.js';
 import { setEd25519Sign } from './note.js';
@@ -28,11 +29,26 @@ function privateKeyOf(seed: Uint8Array): KeyObject {
   return key;
 }
 
+function hashObjectSha256(data: Uint8Array): Uint8Array {
+  const digest = createHash('sha256').update(data).digest();
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
+}
+
+/**
+ * Returns SHA-256 through crypto.hash (Node.js 20.12 and later), which skips
+ * the Hash object and so costs less per call for the short inputs of tree hashing.
+ */
+function oneShotSha256(): ((data: Uint8Array) => Uint8Array) | undefined {
+  const hash = (nodeCrypto as Partial<typeof nodeCrypto>).hash;
+  if (typeof hash !== 'function') return undefined;
+  return (data) => {
+    const digest = hash('sha256', data, 'buffer');
+    return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
+  };
+}
+
 /** Makes src/hash.ts hash and src/note.ts sign with node:crypto. Call once at process start. */
 export function useNodeCrypto(): void {
-  setSha256((data) => {
-    const digest = createHash('sha256').update(data).digest();
-    return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
-  });
+  setSha256(oneShotSha256() ?? hashObjectSha256);
   setEd25519Sign((seed, message) => new Uint8Array(sign(null, message, privateKeyOf(seed))));
 }

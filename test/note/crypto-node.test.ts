@@ -23,7 +23,9 @@ describe('node:crypto backend', () => {
 
   it('hashes like noble', () => {
     useNodeCrypto();
-    const data = new TextEncoder().encode('declog');
-    expect(Buffer.from(sha256(data))).toEqual(Buffer.from(nobleSha256(data)));
+    for (const length of [0, 1, 65, 300, 5000]) {
+      const data = new Uint8Array(length).map((_, i) => (i * 31 + length) & 0xff);
+      expect(Buffer.from(sha256(data)), `${length} bytes`).toEqual(Buffer.from(nobleSha256(data)));
+    }
   });
 });
