@@ -1,8 +1,9 @@
 /**
  * The monitor's rule language: declarative invariants over decision records,
- * written as JSON. Every rule has a `name` and an optional `when`, which maps
- * decision fields to a value (the field equals it) or a list (the field is
- * one of them); a rule only looks at decisions that match all of `when`.
+ * written as JSON or YAML (rule-file.ts reads rule files). Every rule has a
+ * `name` and an optional `when`, which maps decision fields to a value (the
+ * field equals it) or a list (the field is one of them); a rule only looks at
+ * decisions that match all of `when`.
  *
  *     {"rules": [
  *       {"name": "consumer-key-for-enterprise",
@@ -30,8 +31,6 @@
  */
 import { CBOR_KEY_ORDER, decisionToJSON, type Decision } from '../decision.js';
 import { InputError } from '../errors.js';
-
-// TODO: rule files are JSON only; read YAML too once a YAML parser is a dependency.
 
 export const RULE_KINDS = [
   'match',
@@ -317,17 +316,21 @@ export class RuleSet {
 
   /** Parses `{"rules": [...]}` from JSON text or an already parsed value. */
   static parse(source: string | unknown): RuleSet {
-    let value = source;
-    if (typeof source === 'string') {
-      try {
-        value = JSON.parse(source);
-      } catch (cause) {
-        throw new InputError(
-          'malformed_json',
-          `rule file is not JSON: ${(cause as Error).message}`,
-        );
-      }
+    if (typeof source !== 'string') return RuleSet.fromValue(source);
+    let value: unknown;
+    try {
+      value = JSON.parse(source);
+    } catch (cause) {
+      throw new InputError('malformed_json', `rule file is not JSON: ${(cause as Error).message}`);
     }
+    return RuleSet.fromValue(value);
+  }
+
+  /**
+   * Checks and compiles `{"rules": [...]}` already parsed from JSON or YAML.
+   * A string is rejected, not parsed.
+   */
+  static fromValue(value: unknown): RuleSet {
     const list = (value as { rules?: unknown } | null)?.rules;
     if (!Array.isArray(list) || list.length === 0 || list.length > MAX_RULES) {
       throw new InputError(
