@@ -72,7 +72,10 @@ function addServe(program: Command): void {
       'longest an append waits for a batch to fill, in milliseconds (default: 0)',
       count(0),
     )
-    .option('--policy <file>', 'a c2sp.org/tlog-policy file: publish only checkpoints with its witness quorum')
+    .option(
+      '--policy <file>',
+      'a c2sp.org/tlog-policy file: publish only checkpoints with its witness quorum',
+    )
     .option('--store <url>', `${STORE_HELP}; servers sharing one database elect one sequencer`)
     .option(
       '--advertise-url <url>',
@@ -278,12 +281,17 @@ function addMonitor(program: Command): void {
   program
     .command('monitor')
     .description(
-      'verify every new entry against the checkpoint and evaluate the rules of a JSON file on it; ' +
+      'verify every new entry against the checkpoint and evaluate the rules of a JSON or YAML file on it; ' +
         'each alert is one JSON line with its entry, inclusion proof and checkpoint',
     )
     .argument('[url]', URL_HELP)
     .option('--vkey <key>', VKEY_HELP)
-    .option('--rules <file>', 'JSON rule file: {"rules": [{"name", "when", "kind", ...}]}')
+    .option(
+      '--rules <file>',
+      'rule file, {"rules": [{"name", "when", "kind", ...}]}: .json is read as JSON, ' +
+        '.yaml and .yml as strict YAML 1.2 (no duplicate keys, tags, anchors or aliases; ' +
+        'one document); any other name as JSON if it parses, else as YAML',
+    )
     .option('--state <file>', 'state file: checkpoint, tree and rule memory, to resume from')
     .option('--once', 'stop at the current checkpoint; exit 1 if any alert fired')
     .option('--interval <s>', 'seconds between polls when following', count(1), 5)

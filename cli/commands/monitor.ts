@@ -1,6 +1,7 @@
 /**
  * declog monitor: follows a log, verifies every new entry against the
- * signed checkpoint and evaluates the rules of a JSON file on each decision.
+ * signed checkpoint and evaluates the rules of a JSON or YAML file on each
+ * decision.
  * Each alert is one JSON line on stdout, and is POSTed to --webhook when
  * given. --once stops at the current checkpoint and exits 1 if any alert
  * fired.
@@ -8,7 +9,8 @@
 import { LogFetcher } from '../../src/audit/log-fetcher.js';
 import { MisbehaviourError } from '../../src/audit/evidence.js';
 import { Monitor, type Alert, type MonitorRound } from '../../src/audit/monitor.js';
-import { RuleSet } from '../../src/audit/rules.js';
+import { parseRuleFile } from '../../src/audit/rule-file.js';
+import type { RuleSet } from '../../src/audit/rules.js';
 import { loadState, saveState, type TreeState } from '../../src/audit/state.js';
 import { NetworkError, UsageError, VerificationError } from '../../src/errors.js';
 import { newVerifier } from '../../src/note.js';
@@ -31,9 +33,9 @@ const WEBHOOK_TIMEOUT_MS = 5000;
 
 function readRules(path: string | undefined): RuleSet {
   if (path === undefined)
-    throw new UsageError('this command needs --rules FILE (a JSON rule file)');
+    throw new UsageError('this command needs --rules FILE (a JSON or YAML rule file)');
   const text = readInput(path, 'rule file').toString('utf8');
-  return usage(() => RuleSet.parse(text));
+  return usage(() => parseRuleFile(text, path));
 }
 
 function checkWebhook(url: string | undefined): URL | undefined {
