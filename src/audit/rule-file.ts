@@ -113,7 +113,7 @@ function parseYaml(text: string, path: string): unknown {
   };
   if (docs.length === 0) throw empty(path);
   for (const doc of docs) {
-    const problem = doc.errors[0] ?? doc.warnings[0];
+    const problem = doc.errors[0];
     if (problem?.code === 'DUPLICATE_KEY') {
       const key = keyAt(doc, problem.pos[0]);
       throw fail(problem.pos[0], `duplicate key ${JSON.stringify(key)}: map keys must be unique`);
@@ -159,6 +159,10 @@ function parseYaml(text: string, path: string): unknown {
       }
     },
   });
+  // Warnings come last because the visit explains an unresolved tag better.
+  const warning = doc.warnings[0];
+  if (warning) throw fail(warning.pos[0], warning.message);
+
   // The visit above rejected every alias. With 0, toJS also raises on any alias.
   return doc.toJS({ maxAliasCount: 0 });
 }
