@@ -1,35 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RuleSet } from '../../src/audit/rules.js';
-import { decisionFromJSON, type Decision } from '../../src/decision.js';
 import { InputError } from '../../src/errors.js';
-
-/** A decision at Unix millisecond 1_700_000_000_000 + `t`, with `fields` overriding the defaults. */
-function d(fields: Record<string, unknown> = {}, t = 0): Decision {
-  return decisionFromJSON(
-    {
-      id: `r-${Math.random().toString(36).slice(2)}`,
-      time: 1_700_000_000_000 + t,
-      decision: 'accept',
-      reason: 'ok',
-      iss: 'https://login.enterprise.example',
-      aud: 'https://mail.example.org',
-      key_domain: 'enterprise',
-      kid: 'k1',
-      rp: 'mail',
-      ...fields,
-    },
-    'tester',
-  );
-}
-
-function fired(rules: RuleSet, list: Decision[]): string[][] {
-  return list.map((x) => rules.evaluate(x).map((h) => h.rule));
-}
-
-/** The rule exactly as an operator would write it for the consumer-key invariant. */
-const CONSUMER_RULE = `{"rules": [{"name": "consumer-key-for-enterprise", "when":
-  {"decision": "accept", "key_domain": "consumer", "aud":
-  ["https://mail.example.org"]}}]}`;
+import { CONSUMER_RULE, d, fired } from './fixtures.js';
 
 describe('rules', () => {
   it('match fires on equal fields and one-of lists only', () => {
