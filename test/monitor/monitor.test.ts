@@ -145,6 +145,43 @@ describe('declog monitor', () => {
     expect(again.stdout).toBe('');
   });
 
+  it('--once reads a YAML rule file', async () => {
+    const expected = await appendMix();
+    const rules = join(tempDir(), 'rules.yaml');
+    writeFileSync(
+      rules,
+      `# Consumer keys must never sign tokens accepted for enterprise mail.
+rules:
+  - name: consumer-key-for-enterprise
+    when:
+      decision: accept
+      key_domain: consumer   # the Storm-0558 pattern
+      aud: [https://mail.example.org]
+`,
+    );
+    const args = ['monitor', ledger.url, '--vkey', ledger.verifierKey, '--rules', rules];
+    const r = await run([...args, '--once', '--webhook', hookUrl]);
+    expect(r.code, r.stderr).toBe(1);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Alert);
+    expect(lines.map((a) => a.index)).toEqual(expected);
+    expect(lines.map((a) => a.rule)).toEqual(expected.map(() => 'consumer-key-for-enterprise'));
+    lines.forEach(checkAlert);
+    expect(received.map((a) => a.index)).toEqual(expected);
+    expect(r.stderr).toContain('2 alerts');
+  });
+
+  it('rejects a YAML rule file with a duplicate key as usage', async () => {
+    const rules = join(tempDir(), 'rules.yml');
+    writeFileSync(rules, 'rules:\n  - name: a\n    when: {kid: k1}\n    when: {kid: k2}\n');
+    const r = await run(['monitor', ledger.url, '--vkey', ledger.verifierKey, '--rules', rules]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${rules}, line 4, column 5: duplicate key "when"`);
+    expect(r.stdout).toBe('');
+  });
+
   it('rejects a rule file with an unknown field as usage', async () => {
     const rules = join(tempDir(), 'rules.json');
     writeFileSync(rules, '{"rules": [{"name": "a", "when": {"colour": "red"}}]}');
