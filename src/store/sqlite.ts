@@ -71,6 +71,15 @@ const MIGRATIONS: string[] = [
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * Page cache of each connection, in KiB (SQLite's default is 2 MiB). The
+ * unique decision ID index and the leaf hash index take inserts at random
+ * places, and once they outgrow the cache every insert reads pages back:
+ * 500,000 search rows went in 1.5 to 2 times faster with 32 MiB. A store
+ * has at most four connections, so this bounds their caches at 128 MiB.
+ */
+const CACHE_KIB = 32 * 1024;
+
 /** Applies the migrations a database lacks; refuses a database newer than this code. */
 function migrate(db: Database.Database, path: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;
@@ -135,6 +144,7 @@ export class SqliteStore implements Store {
         cause,
       });
     }
+    this.db.pragma(`cache_size = ${-CACHE_KIB}`);
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
@@ -143,6 +153,7 @@ export class SqliteStore implements Store {
     }
     this.indexDb = options.readonly ? this.db : new Database(path);
     this.indexDb.pragma('synchronous = NORMAL');
+    this.indexDb.pragma(`cache_size = ${-CACHE_KIB}`);
     this.indexDb.pragma('busy_timeout = 30000');
     this.statements = this.prepare();
     if (options.writerThread) this.writer = new SqliteWriterThread(path);
