@@ -4,20 +4,20 @@
  * checkpoint that first covers the whole request.
  */
 import type { Context, Hono } from 'hono';
-import type { CheckpointRecord } from '../src/store/store.js';
 import {
   decodeCBORBody,
   type SubmittedDecision,
   submittedFromCBORValue,
   submittedFromJSON,
 } from '../src/decision.js';
-import { fromUtf8, toHex } from '../src/encoding.js';
+import { fromUtf8 } from '../src/encoding.js';
 import { type ErrorCodes, InputError } from '../src/errors.js';
-import type { Ledger, Receipt } from '../src/ledger.js';
+import type { AppendResult, Ledger } from '../src/ledger.js';
 import { formatTlogProof } from '../src/tlog-proof.js';
 import { bearerAuth } from './auth.js';
 import { readBody } from './body.js';
 import type { AppEnv } from './env.js';
+import { HexTable, jsonParts } from './json-text.js';
 import { readQuery } from './query.js';
 import type { WitnessPublisher } from '../src/witness-publisher.js';
 import { afterAppend, waitWitnessed } from './witnessing.js';
@@ -124,18 +124,40 @@ function accepts(header: string | undefined, type: string): boolean {
   });
 }
 
-function receiptJSON(r: Receipt, checkpoint: CheckpointRecord, tlogProof: boolean) {
-  const head = { index: r.index, leaf_hash: toHex(r.leafHash) };
-  const proof = tlogProof
-    ? {
-        tlog_proof: formatTlogProof({
-          index: r.index,
-          proof: r.inclusionProof,
-          checkpoint: checkpoint.note,
-        }),
-      }
-    : { inclusion_proof: r.inclusionProof.map(toHex) };
-  return { ...head, ...proof, duplicate: r.duplicate };
+/**
+ * Returns the receipts body: `{"checkpoint", "tree_size", "validator",
+ * "entries"}`, each entry `{"index", "leaf_hash", "inclusion_proof" or
+ * "tlog_proof", "duplicate"}`. The text is the same as JSON.stringify of
+ * that object, written directly so that each distinct hash is hex-encoded
+ * once per response.
+ */
+export function receiptsBody(
+  result: AppendResult,
+  validator: string,
+  tlogProof: boolean,
+): string[] {
+  const { checkpoint, entries } = result;
+  const head =
+    `{"checkpoint":${JSON.stringify(checkpoint.note)},"tree_size":${checkpoint.size},` +
+    `"validator":${JSON.stringify(validator)},"entries":[`;
+  const hex = new HexTable();
+  for (const r of entries) {
+    hex.add(r.leafHash);
+    if (!tlogProof) for (const node of r.inclusionProof) hex.add(node);
+  }
+  hex.encode();
+  let list = '';
+  entries.forEach((r, i) => {
+    const proof = tlogProof
+      ? `"tlog_proof":${JSON.stringify(
+          formatTlogProof({ index: r.index, proof: r.inclusionProof, checkpoint: checkpoint.note }),
+        )}`
+      : `"inclusion_proof":${hex.array(r.inclusionProof)}`;
+    list +=
+      `${i === 0 ? '' : ','}{"index":${r.index},"leaf_hash":"${hex.hex(r.leafHash)}",` +
+      `${proof},"duplicate":${r.duplicate}}`;
+  });
+  return [head, list, ']}'];
 }
 
 /** Registers POST /v1/decisions on the app. Bodies over `maxBodyBytes` get a 413. */
@@ -159,12 +181,7 @@ export function registerAppend(
       submitted.map((s) => s.decision),
       submitted.map((s) => s.entry),
     );
-    const { checkpoint, entries } = await afterAppend(ledger, appended, publisher, wait);
-    return c.json({
-      checkpoint: checkpoint.note,
-      tree_size: checkpoint.size,
-      validator,
-      entries: entries.map((r) => receiptJSON(r, checkpoint, tlogProof)),
-    });
+    const result = await afterAppend(ledger, appended, publisher, wait);
+    return jsonParts(c, receiptsBody(result, validator, tlogProof));
   });
 }
