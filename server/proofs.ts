@@ -9,6 +9,7 @@ import { InputError } from '../src/errors.js';
 import { HASH_SIZE } from '../src/hash.js';
 import type { Ledger } from '../src/ledger.js';
 import type { AppEnv } from './env.js';
+import { HexTable, jsonParts } from './json-text.js';
 import { type Query, decimalParam, readQuery } from './query.js';
 import type { WitnessPublisher } from '../src/witness-publisher.js';
 import { presentNote, publishedSize } from './witnessing.js';
@@ -58,14 +59,18 @@ export function registerProofs(
       index,
       size ?? publishedSize(publisher),
     );
-    const entry = await ledger.entry(index);
-    return c.json({
-      index,
-      tree_size: checkpoint.size,
-      leaf_hash: toHex(entry.leafHash),
-      inclusion_proof: proof.map(toHex),
-      checkpoint: presentNote(checkpoint, publisher),
-    });
+    const hex = new HexTable();
+    const leaf = await ledger.leafHashAt(index);
+    hex.add(leaf);
+    for (const node of proof) hex.add(node);
+    hex.encode();
+    // The same text as JSON.stringify of {index, tree_size, leaf_hash, inclusion_proof, checkpoint}.
+    return jsonParts(c, [
+      `{"index":${index},"tree_size":${checkpoint.size},"leaf_hash":"${hex.hex(leaf)}",` +
+        `"inclusion_proof":${hex.array(proof)},"checkpoint":`,
+      JSON.stringify(presentNote(checkpoint, publisher)),
+      '}',
+    ]);
   });
 
   app.get('/v1/proof/consistency', async (c) => {

@@ -339,6 +339,21 @@ export class Ledger {
   private latestSize(): number {
     return this.latestCheckpoint()?.size ?? 0;
   }
+
+  /**
+   * Returns an entry's leaf hash, the tree node at level 0 and `index`,
+   * from the tiles rather than from the entry's bytes. The index must be
+   * below the latest checkpoint's size, as for entry().
+   */
+  async leafHashAt(index: number): Promise<Uint8Array> {
+    if (index >= this.latestSize()) await this.refresh(true);
+    const size = this.latestSize();
+    if (index >= size) {
+      throw new InputError('index_out_of_range', `index ${index} is not below tree size ${size}`);
+    }
+    const [hash] = await this.tiles.readNodes([{ level: 0, index }]);
+    return hash!;
+  }
 }
 
 /** Creates a validator in a store and returns its new token. */
