@@ -4,7 +4,6 @@
  * response. The app does no I/O of its own beyond the ledger's.
  */
 import { Hono } from 'hono';
-import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { Ledger } from '../src/ledger.js';
 import { registerAppend } from './append.js';
@@ -13,6 +12,7 @@ import { registerEntries } from './entries.js';
 import type { AppEnv } from './env.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { registerProofs } from './proofs.js';
+import { requestId } from './request-id.js';
 import { registerSearch } from './search.js';
 import { registerTiles } from './tiles.js';
 import type { WitnessPublisher } from '../src/witness-publisher.js';
@@ -37,7 +37,7 @@ export function createApp(ledger: Ledger, options: AppOptions): Hono<AppEnv> {
     throw new RangeError(`bodyLimit must be a positive integer of bytes, got ${bodyLimit}`);
   }
   const app = new Hono<AppEnv>();
-  app.use(requestId({ limitLength: 64 }));
+  app.use(requestId());
   registerAppend(app, ledger, bodyLimit, options.publisher);
   registerCheckpoint(app, ledger, options.publisher);
   registerWitnessing(app, ledger, options.publisher);
