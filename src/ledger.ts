@@ -170,7 +170,12 @@ export class Ledger {
     );
     return {
       checkpoint,
-      entries: entries.map((entry, i) => ({ ...entry, inclusionProof: proofs[i]! })),
+      entries: entries.map((entry, i) => ({
+        index: entry.index,
+        leafHash: entry.leafHash,
+        duplicate: entry.duplicate,
+        inclusionProof: proofs[i]!,
+      })),
     };
   }
 
@@ -180,24 +185,35 @@ export class Ledger {
    * (ephemeral) node, so each node is read and each ephemeral node hashed once.
    */
   private async inclusionProofs(indexes: number[], size: number): Promise<Uint8Array[][]> {
-    const key = (id: NodeId) => `${id.level}/${id.index}`;
     const plans = indexes.map((index) => inclusionNodes(index, size));
-    const unique = new Map<string, NodeId>();
-    for (const plan of plans) for (const id of plan.ids) unique.set(key(id), id);
-    const read = await this.tiles.readNodes([...unique.values()]);
-    const hashOf = new Map([...unique.keys()].map((k, i) => [k, read[i]!]));
+    // Nodes by level, then index: numbers as keys, since a batch has thousands of lookups.
+    const nodes: Map<number, Uint8Array | undefined>[] = [];
+    const unique: NodeId[] = [];
+    for (const plan of plans) {
+      for (const id of plan.ids) {
+        const level = (nodes[id.level] ??= new Map());
+        if (level.has(id.index)) continue;
+        level.set(id.index, undefined);
+        unique.push(id);
+      }
+    }
+    const read = await this.tiles.readNodes(unique);
+    unique.forEach((id, i) => nodes[id.level]!.set(id.index, read[i]));
+    // The ephemeral node of a proof, by its first subtree and their count.
     const ephemerals = new Map<string, Uint8Array>();
     return plans.map(({ ids, begin, end }) => {
-      const hashes = ids.map((id) => hashOf.get(key(id))!);
+      const hashes = ids.map((id) => nodes[id.level]!.get(id.index)!);
       if (begin === end) return hashes;
-      const fold = `${key(ids[begin]!)}+${end - begin}`;
+      const first = ids[begin]!;
+      const fold = `${first.level}/${first.index}+${end - begin}`;
       let ephemeral = ephemerals.get(fold);
       if (!ephemeral) {
         const part = { ids: ids.slice(begin, end), begin: 0, end: end - begin };
         ephemeral = rehash(part, hashes.slice(begin, end))[0]!;
         ephemerals.set(fold, ephemeral);
       }
-      return [...hashes.slice(0, begin), ephemeral, ...hashes.slice(end)];
+      hashes.splice(begin, end - begin, ephemeral);
+      return hashes;
     });
   }
 

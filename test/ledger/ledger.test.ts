@@ -80,6 +80,20 @@ describe('ledger', () => {
     await ledger.close();
   });
 
+  it('proves every receipt of batches of many sizes', async () => {
+    const ledger = await open(tempDb());
+    let next = 0;
+    for (const count of [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 7, 1, 300]) {
+      const result = await ledger.append('tester', decisions(next, count));
+      next += count;
+      expect(result.checkpoint.size).toBe(next);
+      for (const e of result.entries) {
+        verifyInclusion(e.leafHash, e.index, next, e.inclusionProof, result.checkpoint.root);
+      }
+    }
+    await ledger.close();
+  });
+
   it('splits batches at maxBatchEntries', async () => {
     const store = new SqliteStore(tempDb());
     const ledger = await Ledger.open(store, newSigner(keys.signerKey), keys.verifierKey, {
