@@ -32,8 +32,9 @@ export interface SequencerOptions {
   maxWaitMs?: number;
   /**
    * Batches sent to a store with ordered commits that may wait for their
-   * commit at once (default 4). While one batch is made durable the next ones
-   * are hashed, signed and queued behind it. Other stores take one at a time.
+   * commit at once (default 2). While one batch is made durable the next one
+   * is hashed, signed and queued behind it, and requests arriving meanwhile
+   * gather for the batch after. Other stores take one batch at a time.
    */
   maxPendingCommits?: number;
   logger?: Logger;
@@ -75,7 +76,12 @@ interface InFlight {
   keys: string[];
 }
 
-const DEFAULT_MAX_PENDING_COMMITS = 4;
+/**
+ * Two keeps the store busy without splitting requests into tiny batches:
+ * with 50 clients sending one decision each, 2 gave 2,357 decisions/s, 1 gave
+ * 1,346/s and 4 gave 965/s, because every batch costs a signature and a commit.
+ */
+const DEFAULT_MAX_PENDING_COMMITS = 2;
 
 const decisionKey = (validator: string, id: string) => `${validator}\n${id}`;
 

@@ -117,10 +117,9 @@ async function settled<T>(promise: Promise<T>): Promise<boolean> {
 describe('pipelined commits', () => {
   it('sends batches while one commits', async () => {
     const path = tempDb();
-    const { ledger, gated } = await openGated(path);
+    const { ledger, gated } = await openGated(path, { maxPendingCommits: 4 });
     const appends = [0, 5, 10, 15].map((from) => ledger.append('tester', decisions(from, 5)));
     await gated.waitSent(5);
-    // Four batches are waiting for the store: the default allows four at once.
     expect(gated.sent).toEqual([0, 5, 10, 15, 20]);
     expect(gated.finished).toEqual([0]);
     expect(await settled(appends[0]!)).toBe(false);
@@ -146,10 +145,11 @@ describe('pipelined commits', () => {
   });
 
   it('limits batches waiting to commit', async () => {
-    const { ledger, gated } = await openGated(tempDb(), { maxPendingCommits: 2 });
+    const { ledger, gated } = await openGated(tempDb());
     const appends = [0, 5, 10, 15].map((from) => ledger.append('tester', decisions(from, 5)));
     await gated.waitSent(3);
     await new Promise((r) => setTimeout(r, 20));
+    // The default allows two batches at once.
     expect(gated.sent).toEqual([0, 5, 10]);
     gated.release();
     await Promise.all(appends);
@@ -158,7 +158,7 @@ describe('pipelined commits', () => {
   });
 
   it('returns the index of an uncommitted repeat', async () => {
-    const { ledger, gated } = await openGated(tempDb());
+    const { ledger, gated } = await openGated(tempDb(), { maxPendingCommits: 4 });
     const first = ledger.append('tester', decisions(0, 3));
     await gated.waitSent(2);
     const again = ledger.append('tester', [decision(1), decision(3)]);
@@ -184,7 +184,7 @@ describe('pipelined commits', () => {
   for (const when of ['before', 'after'] as const) {
     it(`recovers from a commit failing ${when} its write`, async () => {
       const path = tempDb();
-      const { ledger, gated } = await openGated(path);
+      const { ledger, gated } = await openGated(path, { maxPendingCommits: 4 });
       await Promise.all([ledger.append('tester', decisions(0, 5)), gated.release()]);
       gated.hold();
 
