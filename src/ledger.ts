@@ -11,7 +11,7 @@ import { leafHash } from './hash.js';
 import { Indexer, type SearchIndexer } from './indexer.js';
 import { NotSequencerError } from './leadership.js';
 import type { Signer } from './note.js';
-import { consistencyNodes, inclusionNodes, type NodeId, rehash } from './proof.js';
+import { consistencyNodes, inclusionNodes, type NodeId, type ProofNodes, rehash } from './proof.js';
 import { Sequencer, type SequencerOptions, type Sequenced } from './sequencer.js';
 import type {
   CheckpointRecord,
@@ -68,6 +68,8 @@ export class Ledger {
   private sequencer: Sequencer;
   private readonly indexer: SearchIndexer;
   private following: Following | undefined;
+  /** Ephemeral nodes of proofs in the tree of one size, by the level of their first subtree. */
+  private ephemerals = { size: -1, byLevel: new Map<number, Uint8Array>() };
   /** Validators by token hash (hex), so that appends do not query the store for each request. */
   private readonly validators = new Map<string, { name: string; expires: number }>();
 
@@ -199,22 +201,29 @@ export class Ledger {
     }
     const read = await this.tiles.readNodes(unique);
     unique.forEach((id, i) => nodes[id.level]!.set(id.index, read[i]));
-    // The ephemeral node of a proof, by its first subtree and their count.
-    const ephemerals = new Map<string, Uint8Array>();
-    return plans.map(({ ids, begin, end }) => {
-      const hashes = ids.map((id) => nodes[id.level]!.get(id.index)!);
-      if (begin === end) return hashes;
-      const first = ids[begin]!;
-      const fold = `${first.level}/${first.index}+${end - begin}`;
-      let ephemeral = ephemerals.get(fold);
-      if (!ephemeral) {
-        const part = { ids: ids.slice(begin, end), begin: 0, end: end - begin };
-        ephemeral = rehash(part, hashes.slice(begin, end))[0]!;
-        ephemerals.set(fold, ephemeral);
-      }
-      hashes.splice(begin, end - begin, ephemeral);
-      return hashes;
-    });
+    return plans.map((plan) =>
+      this.fold(plan, size, plan.ids.map((id) => nodes[id.level]!.get(id.index)!)),
+    );
+  }
+
+  /**
+   * Turns a proof's node hashes into the proof, hashing its ephemeral node
+   * only when no earlier proof in a tree of this size needed the same one.
+   * Proofs at one size share at most one ephemeral node per level.
+   */
+  private fold(plan: ProofNodes, size: number, hashes: Uint8Array[]): Uint8Array[] {
+    const { ids, begin, end } = plan;
+    if (begin === end) return hashes;
+    if (this.ephemerals.size !== size) this.ephemerals = { size, byLevel: new Map() };
+    const level = ids[begin]!.level;
+    let ephemeral = this.ephemerals.byLevel.get(level);
+    if (!ephemeral) {
+      const part = { ids: ids.slice(begin, end), begin: 0, end: end - begin };
+      ephemeral = rehash(part, hashes.slice(begin, end))[0]!;
+      this.ephemerals.byLevel.set(level, ephemeral);
+    }
+    hashes.splice(begin, end - begin, ephemeral);
+    return hashes;
   }
 
   /** Returns the signed checkpoint of exactly this size, or throws NotFoundError. */
@@ -251,7 +260,8 @@ export class Ledger {
       );
     }
     const nodes = inclusionNodes(index, checkpoint.size);
-    return { checkpoint, proof: rehash(nodes, await this.tiles.readNodes(nodes.ids)) };
+    const proof = this.fold(nodes, checkpoint.size, await this.tiles.readNodes(nodes.ids));
+    return { checkpoint, proof };
   }
 
   /** Finds the first entry with this leaf hash among indexed entries. */

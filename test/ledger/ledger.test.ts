@@ -94,6 +94,24 @@ describe('ledger', () => {
     await ledger.close();
   });
 
+  it('proves every index at alternating sizes', async () => {
+    const ledger = await open(tempDb());
+    const checkpoints = [];
+    for (const count of [1, 6, 57, 100, 37]) {
+      checkpoints.push((await ledger.append('tester', decisions(checkpoints.length * 1000, count))).checkpoint);
+    }
+    // Alternate between sizes, so that proofs at one size follow proofs at another.
+    for (let index = 0; index < 201; index++) {
+      for (const c of [...checkpoints].reverse()) {
+        if (index >= c.size) continue;
+        const { checkpoint, proof } = await ledger.inclusionProof(index, c.size);
+        const { leafHash } = await ledger.entry(index);
+        verifyInclusion(leafHash, index, c.size, proof, checkpoint.root);
+      }
+    }
+    await ledger.close();
+  });
+
   it('splits batches at maxBatchEntries', async () => {
     const store = new SqliteStore(tempDb());
     const ledger = await Ledger.open(store, newSigner(keys.signerKey), keys.verifierKey, {
