@@ -15,13 +15,26 @@ export function toHex(bytes: Uint8Array): string {
   return out;
 }
 
+/** Value of each ASCII hex digit, upper or lower case, and -1 for other characters. */
+const HEX_VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX_VALUES['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX_VALUES['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+
 /** Decodes lowercase or uppercase hex; `what` names the value in the error. */
 export function fromHex(text: string, what = 'hex value'): Uint8Array {
-  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) {
-    throw new InputError('invalid_hex', `invalid ${what}: expected an even number of hex digits`);
-  }
+  const fail = () =>
+    new InputError('invalid_hex', `invalid ${what}: expected an even number of hex digits`);
+  if (text.length % 2 !== 0) throw fail();
   const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const high = text.charCodeAt(2 * i);
+    const low = text.charCodeAt(2 * i + 1);
+    const value = ((high < 128 ? HEX_VALUES[high]! : -1) << 4) | (low < 128 ? HEX_VALUES[low]! : -1);
+    if (value < 0) throw fail();
+    out[i] = value;
+  }
   return out;
 }
 
@@ -67,8 +80,9 @@ export function fromBase64(text: string, what = 'base64 value'): Uint8Array {
       if (v < 0) throw fail(`unexpected character at offset ${i + j}`);
       n = (n << 6) | v;
     }
-    const bytes = [(n >> 16) & 255, (n >> 8) & 255, n & 255];
-    for (const b of bytes) if (o < out.length) out[o++] = b;
+    if (o < out.length) out[o++] = (n >> 16) & 255;
+    if (o < out.length) out[o++] = (n >> 8) & 255;
+    if (o < out.length) out[o++] = n & 255;
     if (i + 4 === text.length && pad > 0) {
       const unusedBits = pad === 2 ? n & 0xffff : n & 0xff;
       if (unusedBits !== 0) throw fail('non-zero padding bits');
