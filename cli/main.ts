@@ -73,6 +73,11 @@ function addServe(program: Command): void {
       count(0),
     )
     .option(
+      '--max-pending-commits <n>',
+      'batches of a SQLite log that may wait for their commit at once; the next batch is hashed and signed while the previous one is made durable (default: 2)',
+      count(1),
+    )
+    .option(
       '--policy <file>',
       'a c2sp.org/tlog-policy file: publish only checkpoints with its witness quorum',
     )

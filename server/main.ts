@@ -39,6 +39,8 @@ export interface ServerOptions {
   maxBatchEntries?: number;
   /** Maximum time an append waits for others to join its batch, in ms (default 0). */
   maxWaitMs?: number;
+  /** Batches of a SQLite log that may wait for their commit at once (default 2). */
+  maxPendingCommits?: number;
   /** Maximum request body in bytes (default 8 MiB). */
   bodyLimit?: number;
   /** Witness policy: /checkpoint then serves only checkpoints with its quorum (default: none). */
@@ -125,6 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger,
         maxBatchEntries: options.maxBatchEntries,
         maxWaitMs: options.maxWaitMs,
+        maxPendingCommits: options.maxPendingCommits,
         follow: shared,
       },
       options.store,

@@ -14,6 +14,7 @@ export interface ServeOptions {
   origin: string;
   maxBatch?: number;
   maxWaitMs?: number;
+  maxPendingCommits?: number;
   /** c2sp.org/tlog-policy file of the witnesses whose quorum /checkpoint waits for. */
   policy?: string;
   /** PostgreSQL URL of a log that several servers share (default: DECLOG_STORE). */
@@ -37,7 +38,8 @@ export function nextSignal(): Promise<NodeJS.Signals> {
 
 /**
  * declog serve [--data DIR] [--port N] [--host H] [--init] [--origin NAME]
- * [--max-batch N] [--max-wait-ms N] [--store URL] [--advertise-url URL].
+ * [--max-batch N] [--max-wait-ms N] [--max-pending-commits N] [--store URL]
+ * [--advertise-url URL].
  * Logs JSON lines to stdout. The token
  * of a ledger made by --init goes to stderr, once.
  */
@@ -58,6 +60,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     logger,
     maxBatchEntries: opts.maxBatch,
     maxWaitMs: opts.maxWaitMs,
+    maxPendingCommits: opts.maxPendingCommits,
   });
   logger.info({ signal: await signal }, 'shutting down');
   await server.close();

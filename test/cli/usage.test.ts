@@ -7,7 +7,7 @@ const VKEY = generateKey('cli.example/log').verifierKey;
 /** Every command and the options its --help must explain. */
 const COMMANDS: [string[], string[]][] = [
   [['init'], ['--data', '--origin', '--json']],
-  [['serve'], ['--data', '--port', '--host', '--init', '--origin', '--max-batch', '--max-wait-ms']],
+  [['serve'], ['--data', '--port', '--host', '--init', '--origin', '--max-batch', '--max-wait-ms', '--max-pending-commits']],
   [
     ['token', 'add'],
     ['--data', '--json'],
@@ -61,6 +61,7 @@ describe('declog --help', () => {
     expect(serve).toContain('(default: 8080)');
     expect(serve).toContain('(default: "127.0.0.1")');
     expect(serve).toMatch(/--max-wait-ms .*milliseconds/);
+    expect(serve).toMatch(/--max-pending-commits .*\(default: 2\)/);
     const append = await help(['append', '--help']);
     expect(append).toContain('(default: 100)');
     expect(append).toContain('$DECLOG_TOKEN');
@@ -100,6 +101,7 @@ describe('usage errors', () => {
       ],
     ],
     ['bad vkey file', ['checkpoint', '--vkey', '@/nonexistent/log.pub']],
+    ['no pending commits', ['serve', '--max-pending-commits', '0', '--data', '/nonexistent']],
   ];
 
   it.each(cases)('%s exits 2', async (_name, args) => {
