@@ -44,7 +44,7 @@ export function registerCheckpoint(
       verifier_key: ledger.verifierKey,
       tree_size: size,
       root_hash: toHex(root),
-      indexed_size: await ledger.store.indexedSize(),
+      indexed_size: await ledger.indexedSize(),
     });
   });
 

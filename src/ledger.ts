@@ -325,9 +325,24 @@ export class Ledger {
     return found.get(`${level}/${index}`);
   }
 
-  /** Searches the index. The page reports up to which tree size it covers. */
+  /**
+   * Searches the index. The page reports up to which tree size it covers,
+   * never past the latest checkpoint: the writer thread indexes a commit
+   * before this thread has published its checkpoint, and entries past it
+   * cannot be read or proved yet.
+   */
   async search(query: SearchQuery): Promise<SearchPage> {
-    return this.store.search(query);
+    await this.refresh();
+    const page = await this.store.search(query);
+    const size = this.latestSize();
+    if (page.indexedSize <= size) return page;
+    return { indexes: page.indexes.filter((index) => index < size), indexedSize: size };
+  }
+
+  /** Returns up to which tree size the search index covers, at most the latest checkpoint's. */
+  async indexedSize(): Promise<number> {
+    await this.refresh();
+    return Math.min(await this.store.indexedSize(), this.latestSize());
   }
 
   /** Resolves once the search index has caught up with every commit so far. */

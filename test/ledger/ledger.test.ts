@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/checkpoint.js';
 import { DeclogError, StorageError } from '../../src/errors.js';
+import { indexRow } from '../../src/indexer.js';
 import { Ledger } from '../../src/ledger.js';
 import { generateKey, newSigner, newVerifier } from '../../src/note.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
@@ -197,6 +198,24 @@ describe('ledger', () => {
       .filter(({ d }) => d.kid === 'key-3' && d.decision === 'accept')
       .map(({ i }) => i);
     expect(page.indexes).toEqual(expected);
+    await ledger.close();
+  });
+
+  it('caps search at the latest checkpoint', async () => {
+    const path = tempDb();
+    const ledger = await open(path);
+    await ledger.append('tester', decisions(0, 4));
+    await ledger.indexed();
+    // Rows for entries past the checkpoint, as when the writer thread indexes
+    // a commit before the checkpoint is published.
+    const store = new SqliteStore(path);
+    const ahead = decisions(4, 3).map((d, i) => indexRow(4 + i, new Uint8Array(32).fill(i), d));
+    await store.addIndexRows(ahead, 7);
+    await store.close();
+    const page = await ledger.search({ equals: {}, limit: 100 });
+    expect(page.indexes).toEqual([0, 1, 2, 3]);
+    expect(page.indexedSize).toBe(4);
+    expect(await ledger.indexedSize()).toBe(4);
     await ledger.close();
   });
 
