@@ -8,6 +8,7 @@
  * entries start..end-1: none altered, dropped, added or reordered.
  */
 import { VerificationError } from '../errors.js';
+import { nodeHash } from '../hash.js';
 import { CompactRange } from '../range.js';
 import { rootFromInclusionProof } from '../verify.js';
 
@@ -79,4 +80,48 @@ export function rootFromRange(
   let [l, r] = [0, 0];
   const proof = sides.map((side) => (side === 'left' ? lefts[l++]! : right[r++]!));
   return rootFromInclusionProof(leaves[leaves.length - 1]!, end - 1, size, proof);
+}
+
+/**
+ * Recomputes the root of the tree of `size` leaves from `prefix`, the compact
+ * range of its first entries [0, end), and `right`, the right-hand siblings
+ * of the inclusion path of leaf end - 1 (bottom-up). The smallest subtree of
+ * `prefix` ends with leaf end - 1, so its hash replaces the path's lower
+ * levels. The other subtrees of `prefix` are the path's left-hand siblings
+ * above it. The root comes out only if `prefix` contains the log's entries.
+ */
+export function rootFromPrefix(
+  prefix: CompactRange,
+  size: number,
+  right: Uint8Array[],
+): Uint8Array {
+  const end = prefix.size;
+  if (end === 0 || end > size) {
+    throw new VerificationError(
+      'invalid_proof',
+      `prefix of ${end} entries does not fit tree size ${size}`,
+    );
+  }
+  const subtrees = prefix.hashes;
+  const sides = inclusionSides(end - 1, size);
+  // Leaf end - 1 closes a perfect subtree of 2^low leaves: the path's first `low` hashes lie in it.
+  let low = 0;
+  while ((end / 2 ** low) % 2 === 0) low++;
+  if (sides.slice(0, low).some((s) => s !== 'left')) {
+    throw new VerificationError('invalid_proof', `no subtree of tree size ${size} ends at ${end}`);
+  }
+  const upper = sides.slice(low);
+  const lefts = upper.filter((s) => s === 'left').length;
+  if (lefts !== subtrees.length - 1 || right.length !== upper.length - lefts) {
+    throw new VerificationError(
+      'invalid_proof',
+      `range proof has ${right.length} right-hand hashes, tree size ${size} needs ${upper.length - lefts}`,
+    );
+  }
+  let [l, r] = [subtrees.length - 2, 0];
+  let root = subtrees[subtrees.length - 1]!;
+  for (const side of upper) {
+    root = side === 'left' ? nodeHash(subtrees[l--]!, root) : nodeHash(root, right[r++]!);
+  }
+  return root;
 }
