@@ -10,12 +10,13 @@
  */
 import { openCheckpoint, type SignedCheckpoint } from '../checkpoint.js';
 import { bytesEqual, toHex } from '../encoding.js';
-import { NotFoundError, VerificationError } from '../errors.js';
+import { InputError, NotFoundError, VerificationError } from '../errors.js';
 import { leafHash } from '../hash.js';
 import { keyLabel, type Note, type Verifier } from '../note.js';
-import { CompactRange } from '../range.js';
+import { CompactRange, type NodeVisitor } from '../range.js';
 import { verifyConsistency } from '../verify.js';
 import { DEFAULT_CONCURRENCY, streamEntries } from './entry-stream.js';
+import { proofSide, rootFromPrefix } from './range-proof.js';
 import { evidenceCheckpoint, makeEvidence, MisbehaviourError } from './evidence.js';
 import type { LogFetcher } from './log-fetcher.js';
 import type { TreeState } from './state.js';
@@ -32,10 +33,29 @@ export interface AuditorOptions {
   quorum?: number;
   /** Entry bundle requests in flight (default 8). */
   concurrency?: number;
-  /** Receives every new entry, in order, before the root is checked. */
-  onEntries?: (first: number, entries: Uint8Array[]) => void;
+  /**
+   * Receives the new entries in index order, a batch at a time, each batch
+   * only once it is proved against the signed checkpoint.
+   */
+  onProved?: (batch: ProvedBatch) => void | Promise<void>;
+  /** Entries per batch given to onProved (default 16384). */
+  batchEntries?: number;
+  /** Receives each node the recomputation completes, before its batch is proved. */
+  onNode?: NodeVisitor;
   /** Called after each bundle with the entries recomputed so far and the total of this run. */
   onProgress?: (done: number, total: number) => void;
+}
+
+/** Default number of entries in a batch given to onProved. */
+export const DEFAULT_BATCH_ENTRIES = 16384;
+
+/** Entries [first, first + entries.length) of the tree of `checkpoint`, proved to be the log's. */
+export interface ProvedBatch {
+  first: number;
+  entries: Uint8Array[];
+  /** Compact range of [0, first). */
+  before: CompactRange;
+  checkpoint: SignedCheckpoint;
 }
 
 /** What one verified run found. */
@@ -60,6 +80,13 @@ export class Auditor {
       throw new VerificationError(
         'quorum_not_met',
         `quorum ${quorum} cannot be met by ${count} witness key(s)`,
+      );
+    }
+    const batch = options.batchEntries;
+    if (batch !== undefined && (!Number.isSafeInteger(batch) || batch < 1)) {
+      throw new InputError(
+        'invalid_argument',
+        `batch of ${batch} entries is not a positive integer`,
       );
     }
   }
@@ -88,8 +115,7 @@ export class Auditor {
       );
     }
     const from = range.size;
-    await this.recompute(range, received);
-    this.checkRoot(range, received, trusted);
+    await this.recompute(range, received, trusted);
     return {
       checkpoint: received,
       state: { checkpoint: received.signed, range },
@@ -175,23 +201,68 @@ export class Auditor {
     }
   }
 
-  /** Appends the leaf hash of every entry in [range.size, checkpoint size) to `range`. */
-  private async recompute(range: CompactRange, received: SignedCheckpoint): Promise<void> {
-    const { fetcher, concurrency, onProgress, onEntries } = this.options;
+  /**
+   * Appends the leaf hash of every entry in [range.size, checkpoint size) to
+   * `range` and checks the root. With onProved, every batch is first checked
+   * against the checkpoint on its own, so that no entry reaches onProved
+   * unproved and no more than a batch of entries is held.
+   */
+  private async recompute(
+    range: CompactRange,
+    received: SignedCheckpoint,
+    trusted: SignedCheckpoint | undefined,
+  ): Promise<void> {
+    const { fetcher, concurrency, onProgress, onProved, onNode } = this.options;
+    const limit = onProved ? (this.options.batchEntries ?? DEFAULT_BATCH_ENTRIES) : Infinity;
     const from = range.size;
     const size = received.checkpoint.size;
     const total = size - from;
+    let before = range.clone();
+    let batch: Uint8Array[] = [];
+    const prove = async () => {
+      if (range.size < size) await this.checkPrefix(range, received, trusted);
+      else this.checkRoot(range, received, trusted);
+      const done = { first: before.size, entries: batch, before, checkpoint: received };
+      [before, batch] = [range.clone(), []];
+      await onProved?.(done);
+    };
     onProgress?.(0, total);
-    const sink = (first: number, entries: Uint8Array[]) => {
-      for (const entry of entries) range.append(leafHash(entry));
-      onEntries?.(first, entries);
+    const sink = async (_first: number, entries: Uint8Array[]) => {
+      for (const entry of entries) range.append(leafHash(entry), onNode);
+      if (onProved) for (const entry of entries) batch.push(entry);
       onProgress?.(range.size - from, total);
+      if (batch.length >= limit) await prove();
     };
     await streamEntries(
       fetcher,
       { from, to: size, size },
       sink,
       concurrency ?? DEFAULT_CONCURRENCY,
+    );
+    if (batch.length > 0) await prove();
+    else this.checkRoot(range, received, trusted);
+  }
+
+  /**
+   * Checks the entries [0, range.size) against the signed root before the
+   * rest of the tree is read: their compact range and the right-hand
+   * siblings of the inclusion proof of the last one must give the root.
+   */
+  private async checkPrefix(
+    range: CompactRange,
+    received: SignedCheckpoint,
+    trusted: SignedCheckpoint | undefined,
+  ): Promise<void> {
+    const { size, root } = received.checkpoint;
+    const last = range.size - 1;
+    const proof = await this.options.fetcher.inclusion(last, size);
+    const computed = rootFromPrefix(range, size, proofSide(last, size, proof, 'right'));
+    if (bytesEqual(computed, root)) return;
+    const message = `the entries served for [0, ${range.size}) and the inclusion proof of index ${last} in tree size ${size} give root ${toHex(computed)}, not the signed root ${toHex(root)}`;
+    throw new MisbehaviourError(
+      makeEvidence('entries_mismatch', trusted ?? received, received, message, {
+        computed_root: toHex(computed),
+      }),
     );
   }
 

@@ -1,18 +1,21 @@
 /**
- * The monitor: reads every new entry in order, verifies the entries against
- * the signed checkpoint (the auditor recomputes their root), evaluates the
- * rules on each decision and turns each hit into an alert that stands as
- * evidence on its own: the entry's exact bytes, its inclusion proof
- * (RFC 9162 section 2.1.3) and the signed checkpoint it is proved against.
+ * The monitor: reads every new entry in order and verifies it against the
+ * signed checkpoint (the auditor recomputes the root, a batch at a time).
+ * Only then does it evaluate the rules on each decision. Each hit becomes an
+ * alert that is evidence on its own: the entry's exact bytes, its
+ * inclusion proof (RFC 9162 section 2.1.3) and the signed checkpoint it is
+ * proved against. The proofs are built from the nodes the recomputation
+ * completes, so an alert costs no request to the log.
  */
 import type { SignedCheckpoint } from '../checkpoint.js';
 import { decisionToJSON, decodeDecision, type Decision } from '../decision.js';
 import { toBase64, toHex } from '../encoding.js';
 import { leafHash } from '../hash.js';
 import { verifyInclusion } from '../verify.js';
-import { Auditor, type AuditorOptions } from './auditor.js';
+import { Auditor, type AuditorOptions, type ProvedBatch } from './auditor.js';
 import type { RuleHit, RuleSet } from './rules.js';
 import type { TreeState } from './state.js';
+import { InclusionWitnesses } from './witness.js';
 
 /** One alert, printed as one JSON line. */
 export interface Alert {
@@ -37,7 +40,7 @@ export interface Alert {
   detection_delay_ms: number | null;
 }
 
-export interface MonitorOptions extends Omit<AuditorOptions, 'onEntries'> {
+export interface MonitorOptions extends Omit<AuditorOptions, 'onProved' | 'onNode'> {
   rules: RuleSet;
   /** Clock for the detection delay (default Date.now). */
   now?: () => number;
@@ -56,10 +59,15 @@ interface Pending {
   entry: Uint8Array;
   decision: Decision | undefined;
   hits: RuleHit[];
+  /** Inclusion proof in the round's checkpoint, complete at the end of the round. */
+  proof: Uint8Array[];
 }
 
-/** Inclusion proof requests in flight while building alerts. */
-const PROOF_CONCURRENCY = 16;
+/** The hits and proofs of the round under way. */
+interface Round {
+  witnesses: InclusionWitnesses;
+  pending: Pending[];
+}
 
 /** Rule hit for an entry that the log serves but that does not decode as a decision. */
 const MALFORMED: RuleHit = {
@@ -71,10 +79,14 @@ const MALFORMED: RuleHit = {
 /** Follows one log with one rule set. */
 export class Monitor {
   private readonly auditor: Auditor;
-  private pending: Pending[] = [];
+  private current: Round = newRound();
 
   constructor(private readonly options: MonitorOptions) {
-    this.auditor = new Auditor({ ...options, onEntries: (first, e) => this.evaluate(first, e) });
+    this.auditor = new Auditor({
+      ...options,
+      onNode: (level, index, hash) => this.current.witnesses.node(level, index, hash),
+      onProved: (batch) => this.evaluate(batch),
+    });
   }
 
   /**
@@ -87,48 +99,52 @@ export class Monitor {
     onAlert: (alert: Alert) => void | Promise<void>,
   ): Promise<MonitorRound> {
     this.options.rules.loadState(previous?.extra);
-    this.pending = [];
-    const result = await this.auditor.audit(previous);
-    const pending = this.pending;
-    this.pending = [];
-    for (let i = 0; i < pending.length; i += PROOF_CONCURRENCY) {
-      const batch = pending.slice(i, i + PROOF_CONCURRENCY);
-      const built = await Promise.all(batch.map((p) => this.alerts(p, result.checkpoint)));
-      for (const alert of built.flat()) await onAlert(alert);
+    const round = newRound();
+    this.current = round;
+    let result;
+    try {
+      result = await this.auditor.audit(previous);
+    } finally {
+      this.current = newRound();
+    }
+    round.witnesses.finish(result.state.range);
+    const { size, root } = result.checkpoint.checkpoint;
+    for (const p of round.pending) {
+      verifyInclusion(leafHash(p.entry), p.index, size, p.proof, root);
+      for (const alert of this.alerts(p, result.checkpoint)) await onAlert(alert);
     }
     const state = { ...result.state, extra: this.options.rules.saveState() };
     return {
       checkpoint: result.checkpoint,
       state,
       entries: result.recomputed,
-      alerts: count(pending),
+      alerts: count(round.pending),
     };
   }
 
-  private evaluate(first: number, entries: Uint8Array[]): void {
+  /** Evaluates the rules on one proved batch and starts the proof of each entry with a hit. */
+  private evaluate({ first, entries, before, checkpoint }: ProvedBatch): void {
+    const { pending, witnesses } = this.current;
+    const { size } = checkpoint.checkpoint;
     entries.forEach((entry, i) => {
       let decision: Decision | undefined;
       try {
         decision = decodeDecision(entry);
       } catch {
-        this.pending.push({ index: first + i, entry, decision, hits: [MALFORMED] });
-        return;
+        decision = undefined;
       }
-      const hits = this.options.rules.evaluate(decision);
-      if (hits.length > 0) this.pending.push({ index: first + i, entry, decision, hits });
+      const hits = decision ? this.options.rules.evaluate(decision) : [MALFORMED];
+      if (hits.length === 0) return;
+      const proof = witnesses.track(first + i, size, before);
+      pending.push({ index: first + i, entry, decision, hits, proof });
     });
+    witnesses.forgetRecent();
   }
 
-  /**
-   * Builds the alerts of one entry with its proof, verified against the
-   * checkpoint. NOTE: each proof is one request to the log, so a round with
-   * many alerts is bound by request latency, not by hashing.
-   */
-  private async alerts(p: Pending, signed: SignedCheckpoint): Promise<Alert[]> {
-    const { size, root } = signed.checkpoint;
+  /** Builds the alerts of one entry, whose proof has been verified against the checkpoint. */
+  private alerts(p: Pending, signed: SignedCheckpoint): Alert[] {
+    const { size } = signed.checkpoint;
     const leaf = leafHash(p.entry);
-    const proof = await this.options.fetcher.inclusion(p.index, size);
-    verifyInclusion(leaf, p.index, size, proof, root);
     const now = (this.options.now ?? Date.now)();
     const time = p.decision?.time ?? null;
     return p.hits.map((hit) => ({
@@ -139,7 +155,7 @@ export class Monitor {
       decision: p.decision ? decisionToJSON(p.decision) : null,
       entry: toBase64(p.entry),
       leaf_hash: toHex(leaf),
-      inclusion_proof: proof.map(toHex),
+      inclusion_proof: p.proof.map(toHex),
       tree_size: size,
       checkpoint: signed.signed,
       decision_time: time,
@@ -147,6 +163,10 @@ export class Monitor {
       detection_delay_ms: time === null ? null : now - time,
     }));
   }
+}
+
+function newRound(): Round {
+  return { witnesses: new InclusionWitnesses(), pending: [] };
 }
 
 function count(pending: Pending[]): number {

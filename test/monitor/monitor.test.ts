@@ -3,8 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MisbehaviourError } from '../../src/audit/evidence.js';
 import { LogFetcher } from '../../src/audit/log-fetcher.js';
-import { Monitor, type Alert } from '../../src/audit/monitor.js';
+import { Monitor, type Alert, type MonitorOptions } from '../../src/audit/monitor.js';
 import { RuleSet } from '../../src/audit/rules.js';
 import { openCheckpoint } from '../../src/checkpoint.js';
 import { decodeDecision } from '../../src/decision.js';
@@ -14,7 +15,7 @@ import { newVerifier } from '../../src/note.js';
 import { verifyInclusion } from '../../src/verify.js';
 import { startLedger, type TestLedger } from '../client/harness.js';
 import { run, tempDir } from '../cli/helpers.js';
-import { append, decision } from '../audit/harness.js';
+import { append, decision, SwitchProxy } from '../audit/harness.js';
 
 const RULES = {
   rules: [
@@ -54,12 +55,28 @@ async function currentSize(): Promise<number> {
   return openCheckpoint(text, newVerifier(ledger.verifierKey)).checkpoint.size;
 }
 
-function monitor(): Monitor {
+function monitor(options: Partial<MonitorOptions> & { url?: string } = {}): Monitor {
   return new Monitor({
-    fetcher: new LogFetcher({ url: ledger.url }),
+    fetcher: new LogFetcher({ url: options.url ?? ledger.url }),
     verifier: newVerifier(ledger.verifierKey),
     rules: RuleSet.parse(RULES),
+    ...options,
   });
+}
+
+/**
+ * Appends `count` decisions in requests of at most 250, those at the
+ * offsets in `breaking` with a consumer key, and returns their indices.
+ */
+async function appendMany(count: number, breaking: Set<number>): Promise<number[]> {
+  const before = await currentSize();
+  for (let start = 0; start < count; start += 250) {
+    const list = Array.from({ length: Math.min(250, count - start) }, (_, i) =>
+      breaking.has(start + i) ? decision({ key_domain: 'consumer' }) : decision(),
+    );
+    await append(ledger.url, ledger.token, list);
+  }
+  return [...breaking].sort((a, b) => a - b).map((offset) => before + offset);
 }
 
 /** Checks that an alert proves itself: entry, proof and checkpoint agree. */
@@ -93,6 +110,84 @@ describe('monitor', () => {
     const second = await mon.round(first.state, (a) => void alerts.push(a));
     expect(second.entries).toBe(10);
     expect(alerts.map((a) => a.index)).toEqual(expected);
+  });
+});
+
+describe('monitor over entry bundles', () => {
+  it('alerts on breaking entries across bundles', async () => {
+    const expected = await appendMany(1300, new Set([0, 1, 255, 256, 511, 700, 1024, 1299]));
+    const alerts: Alert[] = [];
+    const round = await monitor({ batchEntries: 300, concurrency: 3 }).round(
+      undefined,
+      (a) => void alerts.push(a),
+    );
+    expect(round.entries).toBe(1300);
+    expect(alerts.map((a) => a.index)).toEqual(expected);
+    expect(alerts.every((a) => a.tree_size === 1300)).toBe(true);
+    alerts.forEach(checkAlert);
+  });
+
+  it('proves alerts after a partial bundle', async () => {
+    await appendMany(333, new Set([5]));
+    const mon = monitor({ batchEntries: 100 });
+    const first = await mon.round(undefined, () => undefined);
+    const expected = await appendMany(600, new Set([0, 250, 599]));
+    const alerts: Alert[] = [];
+    const second = await mon.round(first.state, (a) => void alerts.push(a));
+    expect(second.entries).toBe(600);
+    expect(alerts.map((a) => a.index)).toEqual(expected);
+    alerts.forEach(checkAlert);
+  });
+
+  /**
+   * Runs a round through a proxy that changes the first kid "k1" of bundle
+   * `tile` to "k9", and records the kid of each decision the rules see.
+   */
+  async function tamperedRound(tile: string) {
+    const proxy = new SwitchProxy(ledger.url);
+    proxy.rewrite = (path, body) => {
+      if (!path.startsWith(`/tile/entries/${tile}`)) return body;
+      const copy = body.slice();
+      const at = Buffer.from(copy).indexOf('k1');
+      if (at >= 0) copy[at + 1] = '9'.charCodeAt(0);
+      return copy;
+    };
+    const url = await proxy.start();
+    const evaluated: string[] = [];
+    const rules = RuleSet.parse({ rules: [{ name: 'k9', when: { kid: 'k9' } }] });
+    const evaluate = rules.evaluate.bind(rules);
+    rules.evaluate = (d) => (evaluated.push(d.kid), evaluate(d));
+    const alerts: Alert[] = [];
+    try {
+      const run = monitor({ url, rules, batchEntries: 256 }).round(undefined, (a) => {
+        alerts.push(a);
+      });
+      const err = await run.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      return { err, evaluated, alerts };
+    } finally {
+      await proxy.close();
+    }
+  }
+
+  it('detects a tampered full bundle', async () => {
+    await appendMany(700, new Set());
+    const { err, evaluated, alerts } = await tamperedRound('001');
+    expect(err).toBeInstanceOf(MisbehaviourError);
+    expect((err as MisbehaviourError).evidence.kind).toBe('entries_mismatch');
+    expect(evaluated.length).toBe(256);
+    expect(evaluated).not.toContain('k9');
+    expect(alerts).toEqual([]);
+  });
+
+  it('detects a tampered last bundle', async () => {
+    await appendMany(700, new Set());
+    const { err, evaluated, alerts } = await tamperedRound('002');
+    expect(err).toBeInstanceOf(MisbehaviourError);
+    expect(evaluated).not.toContain('k9');
+    expect(alerts).toEqual([]);
   });
 });
 
