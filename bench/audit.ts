@@ -5,8 +5,11 @@
  * - audit: full recomputation of a log from its entry bundles, in entries/s
  *   and as a ratio to the tree-build rate (node:crypto SHA-256) measured in
  *   the same run;
- * - monitor: throughput and detection delay while decisions are appended at
- *   a fixed rate (10,000 per second by default), one in 100 breaking a rule;
+ * - monitor catch-up: one monitor round over the whole pre-built log, in
+ *   entries/s, per CPU second and as a ratio to the tree-build rate;
+ * - monitor follow: throughput and detection delay while decisions are
+ *   appended at a fixed rate (10,000 per second by default), one in 100
+ *   breaking a rule, with the append rate the server achieved;
  * - export: range and filter bundles, and offline bundle verification.
  *
  * Run: npm run build && node dist/bench/audit.js [--entries N] [--rate N] [--seconds N]
@@ -31,6 +34,7 @@ import { initDataDir, openDataDir } from '../src/data-dir.js';
 import { decisionFromJSON, type Decision } from '../src/decision.js';
 import { newVerifier } from '../src/note.js';
 import { benchTreeBuild } from './hashing.js';
+import { formatLoad, machineInfo } from './machine.js';
 
 const CLI = resolve(import.meta.dirname, '../cli/main.js');
 const ORIGIN = 'bench.example/audit';
@@ -129,6 +133,34 @@ async function benchAudit(url: string, verifierKey: string) {
   return { entries: result.recomputed, seconds, rate: result.recomputed / seconds };
 }
 
+/** Returns the CPU time (user + system) this process used since `start`, in seconds. */
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
+/** Runs one monitor round over the whole log, as a first `declog monitor` run does. */
+async function benchCatchUp(url: string, verifierKey: string) {
+  const monitor = new Monitor({
+    fetcher: new LogFetcher({ url }),
+    verifier: newVerifier(verifierKey),
+    rules: RuleSet.parse(RULES),
+  });
+  let alerts = 0;
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const round = await monitor.round(undefined, () => void alerts++);
+  const seconds = (performance.now() - start) / 1000;
+  const cpuSeconds = cpuSince(cpu);
+  return {
+    entries: round.entries,
+    alerts,
+    seconds,
+    rate: round.entries / seconds,
+    cpuRate: round.entries / cpuSeconds,
+  };
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -152,30 +184,49 @@ async function benchMonitor(
     rules: RuleSet.parse(RULES),
   });
   let state: TreeState | undefined = (await monitor.round(undefined, () => undefined)).state;
+
   const delays: number[] = [];
   let entries = 0;
   let busyMs = 0;
+  /** Duration of each round: the monitor's own part of the detection delay. */
+  const rounds: number[] = [];
   let loading = true;
+
+  const cpu = process.cpuUsage();
+  const start = performance.now();
   const load = loadChild(url, token, rate, seconds, state.range.size).finally(
     () => (loading = false),
   );
   while (loading || entries === 0) {
     const t0 = performance.now();
     const round = await monitor.round(state, (a: Alert) => void delays.push(a.detection_delay_ms!));
-    busyMs += performance.now() - t0;
+    const roundMs = performance.now() - t0;
+    busyMs += roundMs;
+    rounds.push(roundMs);
     state = round.state;
     entries += round.entries;
     await new Promise((done) => setTimeout(done, 100));
   }
-  const { sent, seconds: loadSeconds } = await load;
+
+  const { sent, seconds: loadSeconds, latency } = await load;
   const final = await monitor.round(state, (a: Alert) => void delays.push(a.detection_delay_ms!));
   entries += final.entries;
+  const cpuSeconds = cpuSince(cpu);
+  const wallSeconds = (performance.now() - start) / 1000;
+
   delays.sort((a, b) => a - b);
+  rounds.sort((a, b) => a - b);
   return {
+    appendP50: latency.p50,
+    appendP99: latency.p99,
+    roundP50: percentile(rounds, 50),
+    roundMax: rounds.at(-1) ?? NaN,
     sent,
     entries,
     achievedRate: sent / loadSeconds,
     throughput: entries / (busyMs / 1000),
+    cpuPerEntryUs: (1e6 * cpuSeconds) / entries,
+    coreShare: cpuSeconds / wallSeconds,
     alerts: delays.length,
     p50: percentile(delays, 50),
     p99: percentile(delays, 99),
@@ -191,7 +242,11 @@ function loadChild(url: string, token: string, rate: number, seconds: number, fi
   });
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
-  return new Promise<{ sent: number; seconds: number }>((done, fail) => {
+  return new Promise<{
+    sent: number;
+    seconds: number;
+    latency: { p50: number; p99: number };
+  }>((done, fail) => {
     child.on('exit', (code) =>
       code === 0 ? done(JSON.parse(out)) : fail(new Error(`load exited ${code}`)),
     );
@@ -200,7 +255,8 @@ function loadChild(url: string, token: string, rate: number, seconds: number, fi
 
 /**
  * Sends batches of LOAD_BATCH decisions on a fixed schedule, with at most
- * LOAD_IN_FLIGHT requests open, and returns the number sent and the seconds taken.
+ * LOAD_IN_FLIGHT requests open, and returns the number sent, the seconds taken
+ * and the latency of the append requests.
  * When the server falls behind, the schedule slips and the achieved rate drops.
  */
 async function appendAtRate(
@@ -214,6 +270,7 @@ async function appendAtRate(
   const gapMs = (1000 * LOAD_BATCH) / rate;
   const start = performance.now();
   const inflight = new Set<Promise<void>>();
+  const latencies: number[] = [];
   for (let r = 0; r < requests; r++) {
     const wait = start + r * gapMs - performance.now();
     if (wait > 0) await new Promise((done) => setTimeout(done, wait));
@@ -223,11 +280,20 @@ async function appendAtRate(
       const n = first + r * LOAD_BATCH + i;
       return { ...decisionJson(n, time), id: `load-${n}` };
     });
-    const request = post(url, token, body).finally(() => inflight.delete(request));
+    const sentAt = performance.now();
+    const request = post(url, token, body).finally(() => {
+      inflight.delete(request);
+      latencies.push(performance.now() - sentAt);
+    });
     inflight.add(request);
   }
   await Promise.all(inflight);
-  return { sent: requests * LOAD_BATCH, seconds: (performance.now() - start) / 1000 };
+  latencies.sort((a, b) => a - b);
+  return {
+    sent: requests * LOAD_BATCH,
+    seconds: (performance.now() - start) / 1000,
+    latency: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
+  };
 }
 
 async function post(url: string, token: string, list: unknown[]): Promise<void> {
@@ -306,6 +372,7 @@ async function main(argv: string[]): Promise<void> {
     number,
   ];
   useNodeCrypto();
+  console.log(`load average at start: ${formatLoad(machineInfo().loadAverage)}`);
   const baseline = await benchTreeBuild(1_000_000);
   console.log(`tree build (node:crypto): ${fmt(baseline.leavesPerSecond)} leaves/s`);
   const log = await buildLog(size);
@@ -318,8 +385,12 @@ async function main(argv: string[]): Promise<void> {
       `audit: ${fmt(audit.entries)} entries recomputed in ${audit.seconds.toFixed(2)} s, ` +
         `${fmt(audit.rate)} entries/s (${ratio.toFixed(2)} x tree build)`,
     );
+    await figure('monitor catch-up', () =>
+      reportCatchUp(served.url, log.init.verifierKey, baseline.leavesPerSecond),
+    );
     await figure('export', () => reportExport(served.url, log.init.verifierKey, size));
     await figure('monitor', () => reportMonitor(served.url, log.init, rate, seconds));
+    console.log(`load average at end: ${formatLoad(machineInfo().loadAverage)}`);
   } finally {
     await stop(served);
     rmSync(log.root, { recursive: true, force: true });
@@ -347,6 +418,15 @@ async function reportExport(url: string, verifierKey: string, size: number): Pro
   );
 }
 
+async function reportCatchUp(url: string, verifierKey: string, baseline: number): Promise<void> {
+  const c = await benchCatchUp(url, verifierKey);
+  console.log(
+    `monitor catch-up: ${fmt(c.entries)} entries and ${fmt(c.alerts)} alerts in ${c.seconds.toFixed(2)} s, ` +
+      `${fmt(c.rate)} entries/s (${(c.rate / baseline).toFixed(2)} x tree build), ` +
+      `${fmt(c.cpuRate)} entries per CPU second of the monitor`,
+  );
+}
+
 async function reportMonitor(
   url: string,
   init: { token: string; verifierKey: string },
@@ -355,10 +435,22 @@ async function reportMonitor(
 ): Promise<void> {
   const mon = await benchMonitor(url, init.token, init.verifierKey, rate, seconds);
   console.log(
-    `monitor at ${fmt(rate)} decisions/s offered, ${fmt(mon.achievedRate)} appended: read ${fmt(mon.entries)} entries, ` +
-      `${fmt(mon.throughput)} entries/s while busy; ${mon.alerts} alerts, detection delay ` +
-      `p50 ${fmt(mon.p50)} ms, p99 ${fmt(mon.p99)} ms, max ${fmt(mon.max)} ms`,
+    `monitor follow at ${fmt(rate)} decisions/s offered, ${fmt(mon.achievedRate)}/s appended: ` +
+      `read ${fmt(mon.entries)} entries, ${fmt(mon.throughput)} entries/s while busy, ` +
+      `${mon.cpuPerEntryUs.toFixed(1)} us of CPU per entry (${(100 * mon.coreShare).toFixed(0)}% of a core); ` +
+      `${mon.alerts} alerts, detection delay p50 ${fmt(mon.p50)} ms, p99 ${fmt(mon.p99)} ms, max ${fmt(mon.max)} ms`,
   );
+  console.log(
+    `monitor follow: append request latency p50 ${fmt(mon.appendP50)} ms, p99 ${fmt(mon.appendP99)} ms; ` +
+      `monitor round p50 ${fmt(mon.roundP50)} ms, max ${fmt(mon.roundMax)} ms, plus 100 ms between rounds`,
+  );
+  if (mon.achievedRate < 0.95 * rate) {
+    console.log(
+      `monitor follow: the server child appended only ${fmt(mon.achievedRate)} of the ${fmt(rate)} ` +
+        `decisions/s offered on this machine, so the follow figure is bound by the server; ` +
+        `the catch-up rate is the monitor's own headroom`,
+    );
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
