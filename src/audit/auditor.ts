@@ -106,7 +106,6 @@ export class Auditor {
     const received = this.open(await this.options.fetcher.checkpoint());
     const cosigners = this.checkQuorum(received.note);
     const trusted = previous ? this.open(previous.checkpoint) : undefined;
-    if (trusted) await this.checkConsistent(trusted, received);
     const range = previous?.range.clone() ?? CompactRange.empty();
     if (trusted && range.size !== trusted.checkpoint.size) {
       throw new VerificationError(
@@ -114,8 +113,12 @@ export class Auditor {
         `saved state covers ${range.size} entries but its checkpoint has tree size ${trusted.checkpoint.size}`,
       );
     }
+    // The consistency proof is fetched while the first bundles are, and checked before any entry is used.
+    const consistent = trusted ? this.checkConsistent(trusted, received) : Promise.resolve();
     const from = range.size;
-    await this.recompute(range, received, trusted);
+    // A rollback or a fork at one size is reported first, because there is nothing to read.
+    if (received.checkpoint.size <= from) await consistent;
+    await this.recompute(range, received, trusted, consistent);
     return {
       checkpoint: received,
       state: { checkpoint: received.signed, range },
@@ -211,8 +214,12 @@ export class Auditor {
     range: CompactRange,
     received: SignedCheckpoint,
     trusted: SignedCheckpoint | undefined,
+    consistent: Promise<void>,
   ): Promise<void> {
     const { fetcher, concurrency, onProgress, onProved, onNode } = this.options;
+    // A failed consistency check stops the stream at the next bundle instead of after the last one.
+    let inconsistent = false;
+    consistent.catch(() => (inconsistent = true));
     const limit = onProved ? (this.options.batchEntries ?? DEFAULT_BATCH_ENTRIES) : Infinity;
     const from = range.size;
     const size = received.checkpoint.size;
@@ -220,6 +227,7 @@ export class Auditor {
     let before = range.clone();
     let batch: Uint8Array[] = [];
     const prove = async () => {
+      await consistent;
       if (range.size < size) await this.checkPrefix(range, received, trusted);
       else this.checkRoot(range, received, trusted);
       const done = { first: before.size, entries: batch, before, checkpoint: received };
@@ -228,6 +236,7 @@ export class Auditor {
     };
     onProgress?.(0, total);
     const sink = async (_first: number, entries: Uint8Array[]) => {
+      if (inconsistent) await consistent;
       for (const entry of entries) range.append(leafHash(entry), onNode);
       if (onProved) for (const entry of entries) batch.push(entry);
       onProgress?.(range.size - from, total);
@@ -239,6 +248,7 @@ export class Auditor {
       sink,
       concurrency ?? DEFAULT_CONCURRENCY,
     );
+    await consistent;
     if (batch.length > 0) await prove();
     else this.checkRoot(range, received, trusted);
   }

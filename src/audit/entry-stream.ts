@@ -30,7 +30,10 @@ export async function streamEntries(
   let next = first;
   const fill = () => {
     while (next <= last && pending.size < concurrency) {
-      pending.set(next, fetchBundle(fetcher, next, tileWidth(size, 0, next)));
+      const bundle = fetchBundle(fetcher, next, tileWidth(size, 0, next));
+      // When the sink throws, the bundles still in flight are dropped, and their failures with them.
+      bundle.catch(() => undefined);
+      pending.set(next, bundle);
       next++;
     }
   };
