@@ -43,9 +43,9 @@ const BUILD_BATCH = 5000;
 /** One decision in this many breaks the monitor's rule. */
 const ALERT_EVERY = 100;
 /** Decisions per append request of the monitor load. */
-const LOAD_BATCH = 100;
+const LOAD_BATCH = 1000;
 /** Append requests open at once in the monitor load. */
-const LOAD_IN_FLIGHT = 32;
+const LOAD_IN_FLIGHT = 8;
 
 const RULES = {
   rules: [
