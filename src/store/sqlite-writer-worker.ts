@@ -30,7 +30,9 @@ const reportTo = {
   error: (fields: { err: unknown }, msg: string) =>
     port.postMessage({ indexError: `${msg}: ${String(fields.err)}` } satisfies WriterReply),
 };
-const indexer = new Indexer(store, reportTo as never);
+/** The index may lag the log by this much, so that a transaction covers the rows of several commits. */
+const INDEX_GATHER_MS = 100;
+const indexer = new Indexer(store, reportTo as never, { gatherMs: INDEX_GATHER_MS });
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -1,0 +1,68 @@
+/**
+ * The search indexer gathers the rows of several commits into one index
+ * transaction when given a gathering time, and still reaches every size it
+ * is asked for.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { leafHash } from '../../src/hash.js';
+import { Indexer, indexRow } from '../../src/indexer.js';
+import { encodeDecision } from '../../src/decision.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import type { IndexRow, Store } from '../../src/store/store.js';
+import { decisions } from '../support/decisions.js';
+
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Opens a real SQLite store that records the size of each index transaction. */
+function countingStore(): { store: Store; transactions: number[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'declog-indexer-'));
+  dirs.push(dir);
+  const real = new SqliteStore(join(dir, 'declog.db'));
+  const transactions: number[] = [];
+  const store = Object.create(real) as Store;
+  store.addIndexRows = async (rows: IndexRow[], newSize: number) => {
+    transactions.push(rows.length);
+    await real.addIndexRows(rows, newSize);
+  };
+  return { store, transactions };
+}
+
+function rowsOf(from: number, count: number): IndexRow[] {
+  return decisions(from, count).map((d, i) => indexRow(from + i, leafHash(encodeDecision(d)), d));
+}
+
+describe('indexer', () => {
+  it('indexes each commit at once by default', async () => {
+    const { store, transactions } = countingStore();
+    const indexer = new Indexer(store);
+    indexer.add(rowsOf(0, 3), 3);
+    await indexer.idle();
+    indexer.add(rowsOf(3, 2), 5);
+    await indexer.idle();
+    expect(transactions).toEqual([3, 2]);
+    expect(await store.indexedSize()).toBe(5);
+    await store.close();
+  });
+
+  it('gathers commits into one transaction', async () => {
+    const { store, transactions } = countingStore();
+    const indexer = new Indexer(store, undefined, { gatherMs: 50 });
+    indexer.add(rowsOf(0, 3), 3);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    indexer.add(rowsOf(3, 2), 5);
+    indexer.add(rowsOf(5, 4), 9);
+    await indexer.idle();
+    expect(transactions).toEqual([9]);
+    expect(await store.indexedSize()).toBe(9);
+    const page = await store.search({ equals: {}, limit: 100 });
+    expect(page.indexes).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    await store.close();
+  });
+});
