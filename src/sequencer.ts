@@ -215,7 +215,7 @@ export class Sequencer {
   }
 
   private schedule(): void {
-    if (this.building || this.inFlight.length >= this.maxPending) return;
+    if (this.closed || this.building || this.inFlight.length >= this.maxPending) return;
     if (this.failed) {
       // Reload once every batch sent before the failure has settled.
       if (this.inFlight.length === 0) this.runFlush();
