@@ -621,9 +621,9 @@ function readHead(bytes: Uint8Array, pos: number): Head {
   const initial = bytes[pos]!;
   const major = initial >> 5;
   const info = initial & 0x1f;
-  const byte = `0x${initial.toString(16).padStart(2, '0')}`;
-  if (info === 31) throw disallowed(`indefinite length (initial byte ${byte})`, pos);
   if (info >= 28) {
+    const byte = `0x${initial.toString(16).padStart(2, '0')}`;
+    if (info === 31) throw disallowed(`indefinite length (initial byte ${byte})`, pos);
     throw new ScanError('malformed', `reserved initial byte ${byte} at offset ${pos}`);
   }
   const end = pos + 1 + (info < 24 ? 0 : 1 << (info - 24));
