@@ -3,7 +3,9 @@
  * their new entries the next indexes, hashes them into the tree, and writes
  * entries, tiles and a newly signed checkpoint in one store transaction.
  * Only then is every waiter of the batch answered, so an answered append is
- * durable and covered by a signed checkpoint.
+ * durable and covered by a signed checkpoint. On a store with ordered
+ * commits, the next batch is built on the previous one's state while that
+ * one is still being made durable.
  */
 import type { Logger } from 'pino';
 import { formatCheckpoint } from './checkpoint.js';
