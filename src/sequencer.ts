@@ -95,7 +95,7 @@ export class Sequencer {
   private building = false;
   /**
    * Tree state at the newest batch sent to the store. Batches are built on
-   * it before the previous one is durable; the store's compare-and-swap on
+   * it before the previous one is durable. The store's compare-and-swap on
    * the tree size fails any batch whose predecessor did not land.
    */
   private state: TreeState | undefined;
@@ -105,7 +105,7 @@ export class Sequencer {
   private readonly inFlight: InFlight[] = [];
   /** Decisions of in-flight batches by key, so that a repeat finds its index before it is stored. */
   private readonly inFlightDecisions = new Map<string, Sequenced>();
-  /** Resolves, once the newest sent batch has answered its waiters, to whether it landed. Answers go out in commit order. */
+  /** Resolves to whether the newest sent batch landed, once its waiters have their results. Results go out in commit order. */
   private tail: Promise<boolean> = Promise.resolve(true);
   /** A sent batch failed: the state is reloaded from the store once every sent batch has settled. */
   private failed = false;
@@ -286,7 +286,7 @@ export class Sequencer {
 
   /**
    * Sends a built batch to the store and continues from its state at once.
-   * Its waiters are answered after the commit and after every earlier batch's.
+   * Its waiters get their results after its commit and every earlier batch's.
    */
   private send(batch: Pending[], built: Built, started: number): void {
     const { state, placements, appended } = built;
@@ -329,8 +329,8 @@ export class Sequencer {
           'sequenced batch',
         );
       } else {
-        // A failed commit may or may not have landed, and the batches built on it
-        // fail the size check; the state is reloaded once all of them have settled.
+        // A failed commit may or may not have landed, so the batches built on it
+        // fail the size check. The state is reloaded once all of them have settled.
         this.failed = true;
         this.rejectAll(
           batch,
@@ -342,7 +342,7 @@ export class Sequencer {
     })();
   }
 
-  /** Publishes a durable batch to readers and answers its waiters. */
+  /** Publishes a durable batch to readers and resolves its waiters. */
   private committed(batch: Pending[], built: Built): void {
     const checkpoint = built.state.checkpoint!;
     if (built.appended > 0) {
@@ -522,7 +522,7 @@ export class Sequencer {
   }
 }
 
-/** A batch ready to send: what the store writes, and the state and answers after it. */
+/** A batch ready to send: what the store writes, and the state and results after it. */
 interface Built {
   batch: Batch;
   state: TreeState;

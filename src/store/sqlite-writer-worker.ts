@@ -53,7 +53,7 @@ async function handle(request: WriterRequest): Promise<WriterReply> {
   }
 }
 
-/** Indexes committed batches after answering, so a commit's waiters never wait for the index. */
+/** Indexes committed batches after replying, so a commit's waiters never wait for the index. */
 function indexAfter(batches: Batch[]): void {
   for (const { indexRows, checkpoint } of batches) {
     // The batch's own rows spare decoding the entries again.
@@ -65,7 +65,7 @@ function indexAfter(batches: Batch[]): void {
 /**
  * Commits a run of commit requests in one transaction, so that batches that
  * queued while the previous fsync ran share the next one. If the run fails,
- * each batch is retried alone, so every request gets its own answer.
+ * each batch is retried alone, so every request gets its own reply.
  */
 function commitRun(run: Extract<WriterRequest, { type: 'commit' }>[]): void {
   const batches = run.map((r) => r.batch);
