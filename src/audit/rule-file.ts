@@ -3,12 +3,13 @@
  * `.json` is JSON, `.yaml` and `.yml` are YAML, and a file with any other
  * name is read as JSON when it parses as JSON, else as YAML.
  *
- * YAML is read strictly, so that a rule file means one thing to every
- * reader: YAML 1.2 with the core schema, even under a `%YAML 1.1` directive
- * (`yes`, `no`, `on` and `off` stay strings), one document per file, no
- * duplicate keys, only string keys, no merge keys, no tags, no anchors or
- * aliases, and no plain scalar that reads as a number other than the digits
- * written (`0123`, `0x1F` and `1e3` must be quoted or written as decimals).
+ * YAML is read strictly, so that a rule file means one thing to every reader:
+ * - YAML 1.2 with the core schema, even under a `%YAML 1.1` directive, so
+ *   `yes`, `no`, `on` and `off` stay strings;
+ * - one document per file, with only string keys and no duplicate keys;
+ * - no merge keys, tags, anchors or aliases;
+ * - no plain scalar that reads as a number other than the digits written
+ *   (`0123`, `0x1F` and `1e3` must be quoted or written as decimals).
  * Syntax errors name the file, line and column. The parsed value then goes
  * through the same checks as a JSON file, whose errors name the rule and key.
  */

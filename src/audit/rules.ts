@@ -2,7 +2,7 @@
  * The monitor's rule language: declarative invariants over decision records,
  * written as JSON or YAML (rule-file.ts reads rule files). Every rule has a
  * `name` and an optional `when`, which maps decision fields to a value (the
- * field equals it) or a list (the field is one of them); a rule only looks at
+ * field equals it) or a list (the field is one of them). A rule only looks at
  * decisions that match all of `when`.
  *
  *     {"rules": [

@@ -53,7 +53,7 @@ async function handle(request: WriterRequest): Promise<WriterReply> {
   }
 }
 
-/** Indexes committed batches after replying, so a commit's waiters never wait for the index. */
+/** Indexes committed batches after replying, so indexing a commit's rows does not delay its reply. */
 function indexAfter(batches: Batch[]): void {
   for (const { indexRows, checkpoint } of batches) {
     // The batch's own rows spare decoding the entries again.
