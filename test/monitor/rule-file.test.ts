@@ -173,15 +173,17 @@ describe('YAML rule file errors', () => {
     expect(message).toContain('duplicate key "when"');
   });
 
-  it('large map parses quickly', () => {
-    // Comparing each key with every earlier one took about 15 s for 40,000 keys.
+  it('large map parses in linear time', () => {
+    // Comparing each key with every earlier one took about 15 s per parse of
+    // 40,000 keys, and the two parses here take about 2 s on a loaded machine,
+    // so the bound sits well away from both.
     const keys = Array.from({ length: 40_000 }, (_, i) => `  k${i}: 1`).join('\n');
     const text = `rules:\n  - {name: a, when: {kid: k1}}\nnotes:\n${keys}\n`;
+    const dup = `rules:\n  - {name: a, when: {kid: k1}}\nnotes:\n${keys}\n  k7: 2\n`;
     const started = Date.now();
     expect(parseRuleFile(text, 'big.yaml').names).toEqual(['a']);
-    expect(Date.now() - started).toBeLessThan(3000);
-    const dup = `rules:\n  - {name: a, when: {kid: k1}}\nnotes:\n${keys}\n  k7: 2\n`;
     expect(errorOf(() => parseRuleFile(dup, 'big.yaml'))).toContain('duplicate key "k7"');
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('duplicate top-level key names its line', () => {
@@ -216,8 +218,8 @@ describe('YAML rule file errors', () => {
   });
 
   it('second document rejected', () => {
-    const one = 'rules:\n  - {name: a, when: {kid: k1}}\n';
-    const message = errorOf(() => parseRuleFile(`${one}---\n${one}`, 'two.yaml'));
+    const document = 'rules:\n  - {name: a, when: {kid: k1}}\n';
+    const message = errorOf(() => parseRuleFile(`${document}---\n${document}`, 'two.yaml'));
     expect(message).toContain('two.yaml, line 3, column 1');
     expect(message).toContain('second YAML document');
   });
