@@ -2,7 +2,9 @@
  * Reads perfect-subtree hashes out of stored tiles, for proofs and for the
  * sequencer's restart. Full tiles never change, so they are kept in a
  * bounded first-in, first-out cache; the newest tile of each level is kept as the sequencer
- * last committed it.
+ * last committed it. Partial tiles read from the store are kept too, one per level: a tile's
+ * first hashes never change as it grows, so such a tile answers every read within its width,
+ * though a later commit may have widened it.
  */
 import { StorageError } from '../errors.js';
 import { HASH_SIZE } from '../hash.js';
@@ -15,6 +17,8 @@ const key = (level: number, index: number) => `${level}/${index}`;
 export class TileReader {
   private readonly full = new Map<string, StoredTile>();
   private readonly edges = new Map<number, StoredTile>();
+  /** The widest partial tile read from the store at each level, for reads within its width. */
+  private readonly partials = new Map<number, StoredTile>();
 
   constructor(
     private readonly store: Store,
@@ -44,7 +48,28 @@ export class TileReader {
     }
   }
 
-  private cached(level: number, index: number, minWidth: number): StoredTile | undefined {
+  /** Keeps a partial tile read from the store, unless a later or wider one is kept. */
+  private keepPartial(tile: StoredTile): void {
+    const kept = this.partials.get(tile.level);
+    if (
+      kept &&
+      (kept.index > tile.index || (kept.index === tile.index && kept.width >= tile.width))
+    ) {
+      return;
+    }
+    this.partials.set(tile.level, tile);
+  }
+
+  /**
+   * Returns a cached tile holding at least `minWidth` hashes. With `newest`,
+   * only a tile known to be the newest version counts.
+   */
+  private cached(
+    level: number,
+    index: number,
+    minWidth: number,
+    newest: boolean,
+  ): StoredTile | undefined {
     const k = key(level, index);
     // Hits do not move a tile to the back: eviction is first in, first out, which
     // costs less per read than a strict LRU and keeps the same bound.
@@ -52,23 +77,33 @@ export class TileReader {
     if (full) return full;
     const edge = this.edges.get(level);
     if (edge && edge.index === index && edge.width >= minWidth) return edge;
+    if (newest) return undefined;
+    const partial = this.partials.get(level);
+    if (partial && partial.index === index && partial.width >= minWidth) return partial;
     return undefined;
   }
 
-  /** Reads the tiles with the given coordinates, from the cache or the store. */
+  /** Reads tiles from the store and caches them. */
+  private async fetch(keys: { level: number; index: number }[]): Promise<StoredTile[]> {
+    const tiles = await this.store.readTiles(keys);
+    for (const tile of tiles) {
+      if (tile.width === TILE_WIDTH) this.cacheFull(tile);
+      else this.keepPartial(tile);
+    }
+    return tiles;
+  }
+
+  /** Reads the newest versions of the tiles with the given coordinates, from the cache or the store. */
   async readTiles(keys: { level: number; index: number }[]): Promise<Map<string, StoredTile>> {
     const found = new Map<string, StoredTile>();
     const missing: { level: number; index: number }[] = [];
     for (const k of keys) {
-      const tile = this.cached(k.level, k.index, 1);
+      const tile = this.cached(k.level, k.index, 1, true);
       if (tile) found.set(key(k.level, k.index), tile);
       else missing.push(k);
     }
     if (missing.length > 0) {
-      for (const tile of await this.store.readTiles(missing)) {
-        if (tile.width === TILE_WIDTH) this.cacheFull(tile);
-        found.set(key(tile.level, tile.index), tile);
-      }
+      for (const tile of await this.fetch(missing)) found.set(key(tile.level, tile.index), tile);
     }
     return found;
   }
@@ -79,7 +114,7 @@ export class TileReader {
     const wanted = new Map<string, { level: number; index: number }>();
     const hashes: (Uint8Array | undefined)[] = new Array(ids.length);
     locations.forEach((loc, i) => {
-      const tile = this.cached(loc.tileLevel, loc.tileIndex, loc.minWidth);
+      const tile = this.cached(loc.tileLevel, loc.tileIndex, loc.minWidth, false);
       if (tile) hashes[i] = tile.data.subarray(loc.offset, loc.offset + HASH_SIZE);
       else
         wanted.set(key(loc.tileLevel, loc.tileIndex), {
@@ -87,11 +122,16 @@ export class TileReader {
           index: loc.tileIndex,
         });
     });
-    const tiles = wanted.size > 0 ? await this.readTiles([...wanted.values()]) : undefined;
+    const tiles = new Map<string, StoredTile>();
+    if (wanted.size > 0) {
+      for (const tile of await this.fetch([...wanted.values()])) {
+        tiles.set(key(tile.level, tile.index), tile);
+      }
+    }
     return locations.map((loc, i) => {
       const hit = hashes[i];
       if (hit) return hit;
-      const tile = tiles?.get(key(loc.tileLevel, loc.tileIndex));
+      const tile = tiles.get(key(loc.tileLevel, loc.tileIndex));
       if (!tile || tile.width < loc.minWidth) {
         const id = ids[i]!;
         throw new StorageError(
