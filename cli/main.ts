@@ -81,6 +81,11 @@ function addServe(program: Command): void {
       '--policy <file>',
       'a c2sp.org/tlog-policy file: publish only checkpoints with its witness quorum',
     )
+    .option(
+      '--readers <n>',
+      'extra processes that serve reads (proofs, checkpoints, entries, search, tiles) of a SQLite log on the same port and database file, and pass appends to this one (default: 0)',
+      count(0),
+    )
     .option('--store <url>', `${STORE_HELP}; servers sharing one database elect one sequencer`)
     .option(
       '--advertise-url <url>',

@@ -19,6 +19,9 @@ import { readBody } from './body.js';
 import type { AppEnv } from './env.js';
 import { HexTable, jsonParts } from './json-text.js';
 import { readQuery } from './query.js';
+import { FORWARDED_HEADERS, type Forwarder } from './readers.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
+import { NotSequencerError } from '../src/leadership.js';
 import type { WitnessPublisher } from '../src/witness-publisher.js';
 import { afterAppend, waitWitnessed } from './witnessing.js';
 
@@ -183,5 +186,37 @@ export function registerAppend(
     );
     const result = await afterAppend(ledger, appended, publisher, wait);
     return jsonParts(c, receiptsBody(result, validator, tlogProof));
+  });
+}
+
+/**
+ * Registers POST /v1/decisions for a reader process: it checks the token
+ * and the body's size as the sequencing process would, then passes the
+ * request on whole and relays the response.
+ */
+export function registerForwardedAppend(
+  app: Hono<AppEnv>,
+  ledger: Ledger,
+  maxBodyBytes: number,
+  forward: Forwarder,
+): void {
+  app.post('/v1/decisions', bearerAuth(ledger), async (c) => {
+    const body = await readBody(c, maxBodyBytes);
+    const headers: [string, string][] = [];
+    for (const name of FORWARDED_HEADERS) {
+      const value = c.req.header(name);
+      if (value !== undefined) headers.push([name, value]);
+    }
+    // The reader's request id, so that both processes log the request under one id.
+    headers.push([REQUEST_ID_HEADER, c.get('requestId')]);
+    const url = new URL(c.req.url);
+    const answer = await forward({
+      method: 'POST',
+      path: url.pathname + url.search,
+      headers,
+      body,
+    });
+    if (!answer) throw new NotSequencerError(undefined);
+    return new Response(answer.body, { status: answer.status, headers: answer.headers });
   });
 }

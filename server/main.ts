@@ -3,7 +3,6 @@
  * close drains in-flight requests before closing the ledger. Signal
  * handling belongs to the command that calls startServer.
  */
-import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -11,7 +10,9 @@ import { isPostgresUrl, lockDataDir, openDataDir } from '../src/data-dir.js';
 import { UsageError } from '../src/errors.js';
 import { useNodeCrypto } from '../src/crypto-node.js';
 import type { Ledger } from '../src/ledger.js';
-import { createApp } from './app.js';
+import { createApp, DEFAULT_BODY_LIMIT } from './app.js';
+import { drain, newHttpServer } from './http-server.js';
+import { type Readers, startReaders } from './readers.js';
 import type { Policy } from '../src/policy.js';
 import { WitnessPublisher } from '../src/witness-publisher.js';
 import { type LeaseTiming, startLeadership } from './leadership.js';
@@ -45,6 +46,11 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Witness policy: /checkpoint then serves only checkpoints with its quorum (default: none). */
   policy?: Policy;
+  /**
+   * Processes that serve reads of a SQLite log beside this one, on the same
+   * socket and database file (default 0). Needs the compiled server.
+   */
+  readers?: number;
 }
 
 export interface RunningServer {
@@ -54,11 +60,6 @@ export interface RunningServer {
   /** Stops accepting connections, lets in-flight requests finish, closes the ledger. */
   close(): Promise<void>;
 }
-
-/** How long close() waits for in-flight requests before dropping their connections. */
-const DRAIN_TIMEOUT_MS = 10_000;
-/** How often close() drops connections that have become idle while draining. */
-const DRAIN_POLL_MS = 50;
 
 function checkPort(port: number): void {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -70,9 +71,6 @@ function baseUrl(address: AddressInfo): string {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `http://${host}:${address.port}`;
 }
-
-/** How long an idle keep-alive connection stays open, in ms. */
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
@@ -89,24 +87,6 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
 }
 
 /**
- * Stops accepting connections and resolves once every connection is closed.
- * Keep-alive connections are closed as soon as they are idle. After the
- * timeout the remaining ones are dropped.
- */
-function drain(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    const poll = setInterval(() => server.closeIdleConnections(), DRAIN_POLL_MS);
-    const timeout = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
-    server.close(() => {
-      clearInterval(poll);
-      clearTimeout(timeout);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
-}
-
-/**
  * Opens the ledger in `options.dataDir` (refusing a key file that group or
  * others can read) and serves it over HTTP.
  */
@@ -117,6 +97,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logger = options.logger ?? pino();
   useNodeCrypto();
   const shared = isPostgresUrl(options.store);
+  const readerCount = options.readers ?? 0;
+  if (!Number.isSafeInteger(readerCount) || readerCount < 0) {
+    throw new UsageError(`readers must be a whole number, got ${readerCount}`);
+  }
+  if (readerCount > 0 && shared) {
+    throw new UsageError(
+      'reader processes serve SQLite logs; for a PostgreSQL log, start more declog serve processes on the same --store',
+    );
+  }
+  if (readerCount > 0 && options.policy) {
+    // TODO: send witnessed checkpoints to reader processes, so that they can serve them.
+    throw new UsageError('reader processes cannot serve a log with a witness policy yet');
+  }
   // One process per SQLite folder; PostgreSQL logs elect their sequencer instead.
   const unlock = shared ? () => undefined : lockDataDir(options.dataDir);
   let ledger: Awaited<ReturnType<typeof openDataDir>>;
@@ -139,19 +132,27 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let address: AddressInfo;
   let server: Server;
   let stopPublisher = () => Promise.resolve();
+  let readers: Readers | undefined;
   try {
     const publisher = options.policy
       ? await WitnessPublisher.start(ledger, { policy: options.policy, logger })
       : undefined;
     stopPublisher = () => publisher?.close() ?? Promise.resolve();
     const app = createApp(ledger, { logger, bodyLimit: options.bodyLimit, publisher });
-    server = createAdaptorServer({ fetch: app.fetch }) as Server;
-    // Idle keep-alive connections outlive the clients' own idle timeouts (4 s for
-    // Node's fetch), so a client never sends on a connection the server is closing.
-    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-    server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
+    server = newHttpServer(app);
     address = await listen(server, host, port);
+    if (readerCount > 0) {
+      readers = await startReaders({
+        server,
+        app,
+        count: readerCount,
+        dataDir: options.dataDir,
+        bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+        logger,
+      });
+    }
   } catch (err) {
+    if (server! !== undefined && server.listening) await drain(server);
     await stopPublisher();
     await ledger.close();
     unlock();
@@ -178,6 +179,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let closing: Promise<void> | undefined;
   const close = async () => {
+    // Readers first: appends they pass on are answered by this process.
+    await readers?.close();
     await drain(server);
     await stopPublisher();
     await leadership?.stop();

@@ -126,6 +126,14 @@ export function openStore(dir: string, options: SqliteStoreOptions = {}): Sqlite
   return new SqliteStore(path, { ...options, mustExist: true });
 }
 
+export interface DataDirOptions extends LedgerOptions {
+  /**
+   * Open a SQLite log read-only, following the process that sequences it
+   * (default false): for the reader processes of `declog serve --readers`.
+   */
+  readOnly?: boolean;
+}
+
 /**
  * Opens the ledger of a data folder, checking the key file's permissions
  * first. Given a postgres:// `storeUrl`, the log is in that database and is
@@ -133,13 +141,18 @@ export function openStore(dir: string, options: SqliteStoreOptions = {}): Sqlite
  */
 export async function openDataDir(
   dir: string,
-  options: LedgerOptions = {},
+  options: DataDirOptions = {},
   storeUrl?: string,
 ): Promise<Ledger> {
   const signerKey = readSecretFile(join(dir, SIGNER_KEY_FILE));
   const signer = newSigner(signerKey);
+  const { readOnly, ...ledgerOptions } = options;
   // Compiled code commits SQLite batches on a writer thread; TypeScript sources commit inline.
-  const store = await openStoreAt(dir, storeUrl, { writerThread: writerThreadAvailable() });
+  const store = await openStoreAt(
+    dir,
+    storeUrl,
+    readOnly ? { readonly: true, mustExist: true } : { writerThread: writerThreadAvailable() },
+  );
   const origin = await store.getMeta('origin');
   if (origin === undefined) {
     // An empty or replaced database beside an existing key must never make the
@@ -166,7 +179,8 @@ export async function openDataDir(
       : undefined);
   try {
     return await Ledger.open(store, signer, verifierKeyFromSigner(signerKey), {
-      ...options,
+      ...ledgerOptions,
+      follow: ledgerOptions.follow || readOnly,
       indexer,
     });
   } catch (err) {

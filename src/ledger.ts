@@ -113,7 +113,22 @@ export class Ledger {
 
   /** The newest signed checkpoint, or undefined for a log with no entries yet. */
   latestCheckpoint(): CheckpointRecord | undefined {
-    return this.following ? this.following.checkpoint : this.sequencer.checkpoint;
+    const f = this.following;
+    if (!f) return this.sequencer.checkpoint;
+    return f.checkpoint;
+  }
+
+  /**
+   * While following a store that can be polled (SQLite), reads its newest
+   * checkpoint if another process has committed since the last poll. A
+   * server that reads a log another process writes calls this as each
+   * request arrives, so that no answer shows an older checkpoint than one
+   * the writer had already sent when the request was made.
+   */
+  pollStore(): void {
+    const f = this.following;
+    const polled = f && this.store.pollCheckpoint?.();
+    if (f && polled && polled.size >= (f.checkpoint?.size ?? 0)) f.checkpoint = polled;
   }
 
   /** Whether this ledger sequences appends, rather than following another process. */
@@ -202,7 +217,11 @@ export class Ledger {
     const read = await this.tiles.readNodes(unique);
     unique.forEach((id, i) => nodes[id.level]!.set(id.index, read[i]));
     return plans.map((plan) =>
-      this.fold(plan, size, plan.ids.map((id) => nodes[id.level]!.get(id.index)!)),
+      this.fold(
+        plan,
+        size,
+        plan.ids.map((id) => nodes[id.level]!.get(id.index)!),
+      ),
     );
   }
 

@@ -15,6 +15,8 @@ export interface ServeOptions {
   maxBatch?: number;
   maxWaitMs?: number;
   maxPendingCommits?: number;
+  /** Processes that serve reads of a SQLite log beside the sequencing one. */
+  readers?: number;
   /** c2sp.org/tlog-policy file of the witnesses whose quorum /checkpoint waits for. */
   policy?: string;
   /** PostgreSQL URL of a log that several servers share (default: DECLOG_STORE). */
@@ -38,7 +40,7 @@ export function nextSignal(): Promise<NodeJS.Signals> {
 
 /**
  * declog serve [--data DIR] [--port N] [--host H] [--init] [--origin NAME]
- * [--max-batch N] [--max-wait-ms N] [--max-pending-commits N] [--store URL]
+ * [--max-batch N] [--max-wait-ms N] [--max-pending-commits N] [--readers N] [--store URL]
  * [--advertise-url URL].
  * Logs JSON lines to stdout. The token
  * of a ledger made by --init goes to stderr, once.
@@ -61,6 +63,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     maxBatchEntries: opts.maxBatch,
     maxWaitMs: opts.maxWaitMs,
     maxPendingCommits: opts.maxPendingCommits,
+    readers: opts.readers,
   });
   logger.info({ signal: await signal }, 'shutting down');
   await server.close();

@@ -124,6 +124,8 @@ export class SqliteStore implements Store {
   private readonly indexDb: Database.Database;
   private readonly statements;
   private readonly writer: SqliteWriterThread | undefined;
+  /** The data version at the last pollCheckpoint. */
+  private seenDataVersion: number | undefined;
 
   /** The thread that commits batches and fills the search index, when writerThread is set. */
   get writerThread(): SqliteWriterThread | undefined {
@@ -179,6 +181,8 @@ export class SqliteStore implements Store {
         'INSERT INTO checkpoints (size, root, note, created_ms) VALUES (?, ?, ?, ?)',
       ),
       latestCheckpoint: db.prepare('SELECT * FROM checkpoints ORDER BY size DESC LIMIT 1'),
+      // Changes whenever another connection commits to the database.
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       checkpoint: db.prepare('SELECT * FROM checkpoints WHERE size = ?'),
       tile: db.prepare('SELECT level, idx, width, data FROM tiles WHERE level = ? AND idx = ?'),
       entries: db
@@ -261,6 +265,16 @@ export class SqliteStore implements Store {
   }
 
   async latestCheckpoint(): Promise<CheckpointRecord | undefined> {
+    const row = this.run('reading the checkpoint', () => this.statements.latestCheckpoint.get());
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  pollCheckpoint(): CheckpointRecord | undefined {
+    const version = this.run('reading the data version', () =>
+      this.statements.dataVersion.get(),
+    ) as number;
+    if (version === this.seenDataVersion) return undefined;
+    this.seenDataVersion = version;
     const row = this.run('reading the checkpoint', () => this.statements.latestCheckpoint.get());
     return row ? toCheckpoint(row) : undefined;
   }

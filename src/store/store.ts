@@ -105,6 +105,12 @@ export interface Store {
   /** Writes a batch atomically and durably, or throws and writes nothing. */
   commitBatch(batch: Batch): Promise<void>;
   latestCheckpoint(): Promise<CheckpointRecord | undefined>;
+  /**
+   * Returns the newest checkpoint if another connection may have committed
+   * since the last call, else undefined. Synchronous and cheap, so that a
+   * process reading a log that another one writes checks before each request.
+   */
+  pollCheckpoint?(): CheckpointRecord | undefined;
   checkpoint(size: number): Promise<CheckpointRecord | undefined>;
   /** Tiles by (level, index); missing ones are absent from the result. */
   readTiles(keys: { level: number; index: number }[]): Promise<StoredTile[]>;

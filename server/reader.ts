@@ -1,0 +1,102 @@
+/**
+ * Entry point of a reader process (see readers.ts): opens the log read-only,
+ * serves the connections it accepts on the listening socket that the
+ * sequencing process sends it, and passes appends to that process.
+ */
+import type { Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
+import { pino } from 'pino';
+import { useNodeCrypto } from '../src/crypto-node.js';
+import { openDataDir } from '../src/data-dir.js';
+import type { Ledger } from '../src/ledger.js';
+import { createApp } from './app.js';
+import { drain, newHttpServer } from './http-server.js';
+import type {
+  ForwardedRequest,
+  ForwardedResponse,
+  FromReader,
+  ReaderConfig,
+  ToReader,
+} from './readers.js';
+
+const logger = pino({ base: undefined });
+
+function send(message: FromReader): void {
+  if (process.connected) process.send!(message);
+}
+
+/** Appends waiting for the sequencing process's response, by message id. */
+const waiting = new Map<number, (response: ForwardedResponse | undefined) => void>();
+let nextId = 0;
+
+/** Passes a request to the sequencing process; undefined when that process has gone. */
+function forward(request: ForwardedRequest): Promise<ForwardedResponse | undefined> {
+  if (!process.connected) return Promise.resolve(undefined);
+  const id = nextId++;
+  return new Promise((resolve) => {
+    waiting.set(id, resolve);
+    send({ type: 'forward', id, request });
+  });
+}
+
+let running: { server: Server; ledger: Ledger; listener?: NetServer } | undefined;
+let stopping: Promise<void> | undefined;
+
+/** Opens the log and prepares the server; connections come with the listening socket later. */
+async function open(config: ReaderConfig): Promise<void> {
+  const log = logger.child({ reader: config.reader });
+  useNodeCrypto();
+  const ledger = await openDataDir(config.dataDir, { readOnly: true, logger: log });
+  const app = createApp(ledger, { logger: log, bodyLimit: config.bodyLimit, forward });
+  running = { server: newHttpServer(app), ledger };
+  log.info({ tree_size: ledger.latestCheckpoint()?.size }, 'reader serving');
+}
+
+/** Serves the connections that the shared listening socket accepts. */
+function listen(listener: NetServer): void {
+  const { server } = running!;
+  listener.on('connection', (socket) => server.emit('connection', socket));
+  running!.listener = listener;
+}
+
+function stop(): Promise<void> {
+  stopping ??= (async () => {
+    if (running) {
+      if (running.listener) await drain(running.server, running.listener);
+      await running.ledger.close();
+    }
+    process.exit(0);
+  })();
+  return stopping;
+}
+
+process.on('message', (message: ToReader, handle?: NetServer) => {
+  if (message.type === 'start') {
+    open(message.config).then(
+      () => send({ type: 'opened' }),
+      (err: unknown) => {
+        send({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+        process.exit(1);
+      },
+    );
+  } else if (message.type === 'listen' && handle && running && !stopping) {
+    listen(handle);
+    send({ type: 'ready' });
+  } else if (message.type === 'response') {
+    const resolve = waiting.get(message.id);
+    waiting.delete(message.id);
+    resolve?.(message.response);
+  } else if (message.type === 'stop') {
+    void stop();
+  }
+});
+
+// Without the sequencing process, appends cannot be sequenced, so the reader stops.
+process.on('disconnect', () => {
+  for (const resolve of waiting.values()) resolve(undefined);
+  waiting.clear();
+  void stop();
+});
+// A Ctrl-C reaches the whole process group; the sequencing process stops the readers in order.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => void stop());

@@ -1,0 +1,226 @@
+/**
+ * `declog serve --readers N` on a real SQLite log: reader processes share
+ * the port, answer reads from the same file, pass appends to the sequencing
+ * process, never show a checkpoint older than an answered append, and stop,
+ * die and come back without losing anything.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openCheckpoint } from '../../src/checkpoint.js';
+import { fromHex } from '../../src/encoding.js';
+import { newVerifier } from '../../src/note.js';
+import { verifyConsistency, verifyInclusion } from '../../src/verify.js';
+import { CLI, initData, type ServerProcess, startServe } from '../support/cli-server.js';
+import { decisionJSON } from '../support/decisions.js';
+
+const servers: ServerProcess[] = [];
+afterAll(() => {
+  for (const s of servers) s.child.kill('SIGKILL');
+});
+
+/** Process IDs of the live children of a process, read from /proc. */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the command name, which is in parentheses: state, then the parent's ID.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid && fields[0] !== 'Z') found.push(Number(name));
+    } catch {
+      // The process exited while being read.
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The per-process part of an X-Request-Id made by the server: which process answered. */
+function processOf(res: Response): string {
+  return res.headers.get('x-request-id')!.split('-')[0]!;
+}
+
+async function startWithReaders(count: number) {
+  const { dir, init } = initData();
+  const server = await startServe(dir, ['--readers', String(count)]);
+  servers.push(server);
+  return { dir, init, server, verifier: newVerifier(init.verifier_key) };
+}
+
+describe('serve --readers', () => {
+  it('every process serves fresh reads', async () => {
+    const { init, server, verifier } = await startWithReaders(2);
+    expect(childrenOf(server.child.pid!)).toHaveLength(2);
+    const processes = new Set<string>();
+    const receipts = new Map<string, { size: number; root: Uint8Array }>();
+    let next = 0;
+    // Writers append; right after each answer a read goes out on another
+    // connection, to whichever process takes it, and must see that checkpoint.
+    const writer = async () => {
+      for (let round = 0; round < 15; round++) {
+        const batch = Array.from({ length: 5 }, () => decisionJSON(next++));
+        const res = await fetch(`${server.url}/v1/decisions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${init.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ decisions: batch }),
+        });
+        expect(res.status).toBe(200);
+        processes.add(processOf(res));
+        const receipt = (await res.json()) as any;
+        const { checkpoint } = openCheckpoint(receipt.checkpoint, verifier);
+        receipts.set(receipt.checkpoint, checkpoint);
+        for (const e of receipt.entries) {
+          const proof = e.inclusion_proof.map((h: string) => fromHex(h));
+          verifyInclusion(fromHex(e.leaf_hash), e.index, checkpoint.size, proof, checkpoint.root);
+        }
+        const latest = await fetch(`${server.url}/checkpoint`);
+        processes.add(processOf(latest));
+        const seen = openCheckpoint(await latest.text(), verifier).checkpoint;
+        expect(seen.size).toBeGreaterThanOrEqual(checkpoint.size);
+        const index = receipt.entries[0].index;
+        const inclusion = await fetch(
+          `${server.url}/v1/proof/inclusion?index=${index}&tree_size=${checkpoint.size}`,
+        );
+        expect(inclusion.status).toBe(200);
+        processes.add(processOf(inclusion));
+        const body = (await inclusion.json()) as any;
+        expect(body.leaf_hash).toBe(receipt.entries[0].leaf_hash);
+        const proof = body.inclusion_proof.map((h: string) => fromHex(h));
+        verifyInclusion(fromHex(body.leaf_hash), index, checkpoint.size, proof, checkpoint.root);
+      }
+    };
+    await Promise.all(Array.from({ length: 12 }, writer));
+    // Three processes share the socket; twelve busy connections reach more than one.
+    expect(processes.size).toBeGreaterThan(1);
+
+    const latest = openCheckpoint(
+      await (await fetch(`${server.url}/checkpoint`)).text(),
+      verifier,
+    ).checkpoint;
+    expect(latest.size).toBe(next);
+    // The earliest checkpoint a writer got is consistent with the latest, by any process.
+    const first = [...receipts.values()].sort((a, b) => a.size - b.size)[0]!;
+    const res = await fetch(`${server.url}/v1/proof/consistency?old=${first.size}`);
+    const body = (await res.json()) as any;
+    expect(body.tree_size).toBe(latest.size);
+    const proof = body.consistency_proof.map((h: string) => fromHex(h));
+    verifyConsistency(first.size, latest.size, proof, first.root, latest.root);
+
+    // Search and entries answer from any process too.
+    for (let i = 0; i < 10; i++) {
+      const entry = (await (await fetch(`${server.url}/v1/entries/${i}`)).json()) as any;
+      expect(entry.index).toBe(i);
+    }
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('reader rejects bad appends identically', async () => {
+    const { init, server } = await startWithReaders(1);
+    const statuses = new Map<string, Set<string>>();
+    const send = async (label: string, init2: RequestInit) => {
+      const res = await fetch(`${server.url}/v1/decisions`, { method: 'POST', ...init2 });
+      const body = (await res.json()) as any;
+      const answer = `${res.status} ${body.error?.code ?? 'ok'}`;
+      (statuses.get(label) ?? statuses.set(label, new Set()).get(label)!).add(answer);
+      return processOf(res);
+    };
+    const auth = { authorization: `Bearer ${init.token}`, 'content-type': 'application/json' };
+    const seen = new Set<string>();
+    for (let i = 0; i < 24; i++) {
+      // Each request on a new connection, so both processes answer each kind.
+      const headers = { connection: 'close' };
+      seen.add(await send('no token', { headers, body: '{}' }));
+      seen.add(await send('bad token', { headers: { ...headers, authorization: 'Bearer x' } }));
+      seen.add(await send('bad json', { headers: { ...headers, ...auth }, body: '{' }));
+      seen.add(
+        await send('bad field', {
+          headers: { ...headers, ...auth },
+          body: JSON.stringify(decisionJSON(1, { decision: 'maybe' })),
+        }),
+      );
+    }
+    expect(seen.size).toBe(2);
+    expect(Object.fromEntries([...statuses].map(([k, v]) => [k, [...v]]))).toEqual({
+      'no token': ['401 missing_token'],
+      'bad token': ['403 invalid_token'],
+      'bad json': ['400 malformed_json'],
+      'bad field': ['400 invalid_decision'],
+    });
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('restarts a killed reader, stops with server', async () => {
+    const { init, server } = await startWithReaders(2);
+    const [victim] = childrenOf(server.child.pid!);
+    process.kill(victim!, 'SIGKILL');
+    await until('a new reader runs', () => {
+      const now = childrenOf(server.child.pid!);
+      return now.length === 2 && !now.includes(victim!);
+    });
+    const readers = childrenOf(server.child.pid!);
+    // Every connection is answered while and after the reader restarts.
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${server.url}/v1/decisions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${init.token}`,
+          'content-type': 'application/json',
+          connection: 'close',
+        },
+        body: JSON.stringify(decisionJSON(i)),
+      });
+      expect(res.status).toBe(200);
+    }
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    for (const pid of readers) expect(alive(pid), `reader ${pid} stopped`).toBe(false);
+  });
+
+  it('readers exit with the sequencer', async () => {
+    const { server } = await startWithReaders(2);
+    const readers = childrenOf(server.child.pid!);
+    expect(readers).toHaveLength(2);
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await until('the readers exit', () => readers.every((pid) => !alive(pid)));
+  });
+
+  it('rejects readers for PostgreSQL logs', () => {
+    const { dir } = initData();
+    const run = (args: string[]) => {
+      try {
+        execFileSync(process.execPath, [CLI, 'serve', '--data', dir, '--port', '0', ...args], {
+          stdio: 'pipe',
+        });
+        return { status: 0, stderr: '' };
+      } catch (err: any) {
+        return { status: err.status as number, stderr: String(err.stderr) };
+      }
+    };
+    const pg = run(['--readers', '1', '--store', 'postgres://127.0.0.1:1/none']);
+    expect(pg.status).toBe(2);
+    expect(pg.stderr).toContain('reader processes serve SQLite logs');
+    const negative = run(['--readers', '-1']);
+    expect(negative.status).toBe(2);
+  });
+});
