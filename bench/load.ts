@@ -7,15 +7,10 @@
 // one machine the generator takes 0.1 to 0.6 cores from the server it measures.
 import { Agent, request as httpRequest } from 'node:http';
 import { cpuSecondsOf } from './machine.js';
+import type { RequestSpec } from './request-template.js';
 import { LatencyRecorder, type LatencySummary } from './stats.js';
 
-export interface RequestSpec {
-  method: 'GET' | 'POST';
-  /** Path and query, such as /v1/proof/inclusion?index=7. */
-  path: string;
-  headers?: Record<string, string>;
-  body?: string;
-}
+export type { RequestSpec };
 
 export interface LoadOptions {
   /** Base URL of the server; its host must be 127.0.0.1 or [::1]. */

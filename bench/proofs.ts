@@ -7,6 +7,7 @@
 import { LOG_PREFIX } from './log-builder.js';
 import { runLoad, type LoadResult } from './load.js';
 import { ReceiptChecker } from './receipts.js';
+import { randomIndex } from './request-template.js';
 import { Reservoir } from './stats.js';
 import { expectedLeafHash } from './workload.js';
 
@@ -35,19 +36,6 @@ export interface ProofOptions {
 export interface ProofFigure {
   load: LoadResult;
   verifiedProofs: number;
-}
-
-/** Returns a well-mixed 32-bit hash of n: MurmurHash3's fmix32 of n plus the golden-ratio constant. */
-function mix32(n: number): number {
-  let z = (n + 0x9e3779b9) | 0;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return (z ^ (z >>> 16)) >>> 0;
-}
-
-/** Returns the index that request `n` requests: reproducible, spread evenly below `size`. */
-export function randomIndex(n: number, size: number): number {
-  return Math.floor((mix32(n) / 2 ** 32) * size);
 }
 
 /**

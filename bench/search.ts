@@ -4,7 +4,7 @@
  * checked afterwards: full, in index order, past the cursor, and only that kid.
  */
 import { runLoad, type LoadResult } from './load.js';
-import { randomIndex } from './proofs.js';
+import { randomIndex } from './request-template.js';
 import { Reservoir } from './stats.js';
 import { KIDS, kidOf } from './workload.js';
 

@@ -36,7 +36,7 @@ import { cleanUpOnExit, removeAll } from './cleanup.js';
 import { benchTreeBuild } from './hashing.js';
 import { runLoad, type LoadResult } from './load.js';
 import { formatLoad, machineInfo } from './machine.js';
-import { randomIndex } from './proofs.js';
+import { randomIndex } from './request-template.js';
 import { startServerProcess } from './server-process.js';
 
 /** Requests in flight for the read rates: enough to keep the single-threaded server busy. */
