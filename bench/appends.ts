@@ -1,22 +1,22 @@
 /**
  * Sustained appends over HTTP: a server child on a fresh data folder, and a
- * closed loop of POST /v1/decisions from this process. Every response must
- * be 200, a random sample of receipts is verified against the log key
- * afterwards, and the signed tree size must equal the decisions sent.
+ * closed loop of POST /v1/decisions from wrk or this process. Every response
+ * must be 200, and afterwards a sample of receipts is verified against the
+ * log key and the signed tree size must equal the decisions sent.
  */
 import { join } from 'node:path';
 import { initDataDir } from '../src/data-dir.js';
-import { signedTreeSize } from './http.js';
+import { waitForTreeSize } from './http.js';
 import { makeTempDir, removeTempDir } from './cleanup.js';
-import { runLoad, type LoadResult, type RequestSpec } from './load.js';
+import { type LoadClient, type LoadResult, runSampledLoad, type Sample } from './load.js';
 import { ReceiptChecker } from './receipts.js';
+import type { RequestTemplate } from './request-template.js';
 import { startServerProcess } from './server-process.js';
-import { Reservoir } from './stats.js';
-import { batchBody, decisionJSON, expectedLeafHash } from './workload.js';
+import { batchParts, decisionParts, expectedLeafHash } from './workload.js';
 
 export const BENCH_ORIGIN = 'bench.declog.example/log';
 
-/** Responses kept for verification after the run. */
+/** Responses verified after the run: sampled from the run, or sent after it with wrk. */
 const SAMPLE_SIZE = 100;
 
 export interface AppendOptions {
@@ -27,6 +27,8 @@ export interface AppendOptions {
   seconds: number;
   warmUpSeconds: number;
   profileDir?: string;
+  /** The load generator (default: wrk when it is on PATH). */
+  client?: LoadClient;
 }
 
 export interface AppendFigure {
@@ -34,6 +36,8 @@ export interface AppendFigure {
   decisionsPerSecond: number;
   /** Receipts verified: signature, leaf hash and inclusion proof. */
   verifiedReceipts: number;
+  /** Append requests sent after the measured run to get receipts to verify (wrk only). */
+  checkRequests: number;
   treeSize: number;
   serverRssBytes: number;
   serverCommand: string;
@@ -41,20 +45,19 @@ export interface AppendFigure {
   serverErrors: string[];
 }
 
-function appendRequest(token: string, prefix: string, batch: number, n: number): RequestSpec {
-  const body =
-    batch === 1 ? JSON.stringify(decisionJSON(prefix, n)) : batchBody(prefix, n * batch, batch);
+/** Request n appends decisions n (one per request) or n * batch to n * batch + batch - 1. */
+function appendTemplate(token: string, prefix: string, batch: number): RequestTemplate {
   return {
     method: 'POST',
-    path: '/v1/decisions',
+    path: ['/v1/decisions'],
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body,
+    body: batch === 1 ? decisionParts(prefix) : batchParts(prefix, batch),
   };
 }
 
 /** Checks the sampled responses: every receipt of each must verify for the decisions sent. */
 function verifySamples(
-  samples: { n: number; body: string }[],
+  samples: Sample[],
   options: AppendOptions,
   prefix: string,
   verifierKey: string,
@@ -79,34 +82,33 @@ export async function benchAppends(options: AppendOptions): Promise<AppendFigure
   const server = await startServerProcess(dataDir, { profileDir: options.profileDir });
   try {
     const prefix = `append-${options.batch}`;
-    const samples = new Reservoir<{ n: number; body: string }>(SAMPLE_SIZE);
-    const load = await runLoad({
-      url: server.url,
-      concurrency: options.concurrency,
-      seconds: options.seconds,
-      warmUpSeconds: options.warmUpSeconds,
-      serverPid: server.pid,
-      request: (n) => appendRequest(init.token, prefix, options.batch, n),
-      onResponse: (n, status, body) => status === 200 && samples.offer({ n, body }),
-    });
+    const { load, samples, checkRequests } = await runSampledLoad(
+      {
+        url: server.url,
+        concurrency: options.concurrency,
+        seconds: options.seconds,
+        warmUpSeconds: options.warmUpSeconds,
+        serverPid: server.pid,
+        client: options.client,
+        request: appendTemplate(init.token, prefix, options.batch),
+      },
+      SAMPLE_SIZE,
+    );
     const serverRssBytes = server.rssBytes();
-    const treeSize = await signedTreeSize(server.url, init.verifierKey);
-    if (load.failed === 0 && treeSize !== load.sent * options.batch) {
+    // wrk stops with requests in flight, which the server may still be appending.
+    const expected = (load.sent + checkRequests) * options.batch;
+    const treeSize = await waitForTreeSize(server.url, init.verifierKey, expected);
+    if (load.failed === 0 && treeSize !== expected) {
       throw new Error(
-        `the signed tree size is ${treeSize}, expected ${load.sent * options.batch}: one per decision sent`,
+        `the signed tree size is ${treeSize}, expected ${expected}: one per decision sent`,
       );
     }
-    const verified = verifySamples(
-      samples.items,
-      options,
-      prefix,
-      init.verifierKey,
-      init.validator,
-    );
+    const verified = verifySamples(samples, options, prefix, init.verifierKey, init.validator);
     return {
       load,
       decisionsPerSecond: load.requestsPerSecond * options.batch,
       verifiedReceipts: verified,
+      checkRequests,
       treeSize,
       serverRssBytes,
       serverCommand: server.command,

@@ -8,7 +8,7 @@ import { initDataDir, type InitResult } from '../src/data-dir.js';
 import { BENCH_ORIGIN } from './appends.js';
 import { makeTempDir } from './cleanup.js';
 import { type BuildResult, growLog, LOG_PREFIX } from './log-builder.js';
-import { runLoad, type LoadResult } from './load.js';
+import { type LoadResult, runNodeLoad } from './load.js';
 import { batchBody } from './workload.js';
 
 /** Decisions per request when growing the log over HTTP. */
@@ -36,6 +36,8 @@ export async function buildBigLog(
 /**
  * Appends entries [from, to) of the built log's sequence through the running
  * `server`, in requests of GROW_BATCH decisions, and returns the load figures.
+ * Growth sends an exact number of requests, the last one shorter, so it uses
+ * the node:http client: wrk runs for a duration and has no request limit.
  */
 export async function growOverHttp(
   server: { url: string; pid: number },
@@ -44,7 +46,7 @@ export async function growOverHttp(
   to: number,
 ): Promise<LoadResult> {
   const requests = Math.ceil((to - from) / GROW_BATCH);
-  return runLoad({
+  return runNodeLoad({
     url: server.url,
     serverPid: server.pid,
     concurrency: GROW_CONCURRENCY,

@@ -1,14 +1,13 @@
 /**
  * Inclusion proofs over HTTP on a large log: GET /v1/proof/inclusion for
- * random indexes at the latest size, from a closed loop of clients. A random
- * sample of the proofs is verified afterwards against the log key and the
- * leaf hash of the decision that each entry must hold.
+ * random indexes at the latest size, from a closed loop of clients. A sample
+ * of the proofs is verified afterwards against the log key and the leaf hash
+ * of the decision that each entry must hold.
  */
 import { LOG_PREFIX } from './log-builder.js';
-import { runLoad, type LoadResult } from './load.js';
+import { type LoadClient, type LoadResult, runSampledLoad } from './load.js';
 import { ReceiptChecker } from './receipts.js';
 import { randomIndex } from './request-template.js';
-import { Reservoir } from './stats.js';
 import { expectedLeafHash } from './workload.js';
 
 const SAMPLE_SIZE = 200;
@@ -31,6 +30,8 @@ export interface ProofOptions {
    * arrival order, so the decision each contains is read from GET /v1/entries.
    */
   builtSize: number;
+  /** The load generator (default: wrk when it is on PATH). */
+  client?: LoadClient;
 }
 
 export interface ProofFigure {
@@ -57,21 +58,23 @@ async function expectedLeafHashOf(options: ProofOptions, index: number): Promise
 
 /** Runs the proof load and verifies a sample of the responses. */
 export async function benchProofs(options: ProofOptions): Promise<ProofFigure> {
-  const samples = new Reservoir<{ n: number; body: string }>(SAMPLE_SIZE);
-  const load = await runLoad({
-    url: options.url,
-    concurrency: options.concurrency,
-    seconds: options.seconds,
-    warmUpSeconds: options.warmUpSeconds,
-    serverPid: options.serverPid,
-    request: (n) => ({
-      method: 'GET',
-      path: `/v1/proof/inclusion?index=${randomIndex(n, options.size)}`,
-    }),
-    onResponse: (n, status, body) => status === 200 && samples.offer({ n, body }),
-  });
+  const { load, samples } = await runSampledLoad(
+    {
+      url: options.url,
+      concurrency: options.concurrency,
+      seconds: options.seconds,
+      warmUpSeconds: options.warmUpSeconds,
+      serverPid: options.serverPid,
+      client: options.client,
+      request: {
+        method: 'GET',
+        path: ['/v1/proof/inclusion?index=', { integer: { of: 'random', below: options.size } }],
+      },
+    },
+    SAMPLE_SIZE,
+  );
   const checker = new ReceiptChecker(options.verifierKey);
-  for (const { n, body } of samples.items) {
+  for (const { n, body } of samples) {
     const index = randomIndex(n, options.size);
     checker.checkProof(body, index, await expectedLeafHashOf(options, index));
   }

@@ -6,7 +6,10 @@
  * temporary folder and child is removed at the end.
  *
  * Run: npm run bench -- [--quick] [--full] [--only NAME[,NAME]] [--seconds N]
- *        [--json FILE] [--profile DIR]
+ *        [--json FILE] [--profile DIR] [--client wrk|node]
+ *
+ * --client picks the HTTP load generator: wrk (the default when it is on
+ * PATH, one thread) or the node:http client in bench/load.ts.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -18,7 +21,7 @@ import { cleanUpOnExit, removeAll } from './cleanup.js';
 import { benchCrypto, faster } from './crypto.js';
 import { benchDecisions } from './decision.js';
 import { benchTreeBuild } from './hashing.js';
-import type { LoadResult } from './load.js';
+import { type LoadClient, type LoadResult, parseClient } from './load.js';
 import { formatLoad, type MachineInfo, machineInfo } from './machine.js';
 import { formatHotSpots, readHotSpots } from './profile.js';
 import { benchProofs } from './proofs.js';
@@ -62,6 +65,8 @@ interface Options {
   logSize: number;
   json?: string;
   profileDir?: string;
+  /** The HTTP load generator. */
+  client: LoadClient;
 }
 
 /** One line of the table; `ratio` is the throughput divided by the baseline's. */
@@ -116,6 +121,7 @@ function parseOptions(args: string[]): Options {
       seconds: { type: 'string' },
       json: { type: 'string' },
       profile: { type: 'string' },
+      client: { type: 'string' },
     },
   });
   const quick = values.quick;
@@ -129,6 +135,7 @@ function parseOptions(args: string[]): Options {
     logSize: quick ? QUICK_LOG_SIZE : LOG_SIZE,
     json: values.json,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
+    client: parseClient(values.client),
   };
 }
 
@@ -158,14 +165,15 @@ function latency(load: LoadResult): string {
 }
 
 /**
- * Cores used by the server and by the load generator, and the server's rate
- * per core it used: on a shared machine that figure moves less than the rate.
+ * Cores used by the server and by the load generator, the server's rate
+ * per core it used (on a shared machine that figure moves less than the
+ * rate), and the client that generated the load.
  */
 function cores(load: LoadResult, perRequest = 1): string {
-  const client = `client ${load.clientCores.toFixed(2)}`;
-  if (load.serverCores === undefined) return `cores: ${client}`;
+  const generator = `load generator ${load.clientCores.toFixed(2)}; client: ${load.client}`;
+  if (load.serverCores === undefined) return `cores: ${generator}`;
   const perCore = (load.requestsPerSecond * perRequest) / load.serverCores;
-  return `cores: server ${load.serverCores.toFixed(2)} (${rate(perCore)}/s per core), ${client}`;
+  return `cores: server ${load.serverCores.toFixed(2)} (${rate(perCore)}/s per core), ${generator}`;
 }
 
 function errorsOf(load: LoadResult): string {
@@ -234,6 +242,7 @@ async function runAppends(report: Report, options: Options, batch: number): Prom
     seconds: options.seconds,
     warmUpSeconds: options.warmUpSeconds,
     profileDir: options.profileDir,
+    client: options.client,
   });
   const { load } = figure;
   if (figure.serverErrors.length > 0) {
@@ -270,6 +279,7 @@ async function runProofs(report: Report, options: Options, log: BigLog, server: 
     verifierKey: log.init.verifierKey,
     validator: log.init.validator,
     builtSize: options.logSize,
+    client: options.client,
   });
   const rss = server.rssBytes();
   const { load } = figure;
@@ -294,6 +304,7 @@ async function runSearch(report: Report, options: Options, server: ServerProcess
     concurrency: CONCURRENCY.search,
     seconds: options.probeSeconds,
     warmUpSeconds: options.warmUpSeconds,
+    client: options.client,
   });
   const { load } = figure;
   report.data['search'] = { ...figure };
@@ -350,6 +361,7 @@ async function runMemory(
     verifierKey: log.init.verifierKey,
     validator: log.init.validator,
     builtSize: options.logSize,
+    client: options.client,
   });
   const rss = server.rssBytes();
   const first = steps[0]!.rssBytes;
@@ -359,7 +371,7 @@ async function runMemory(
   const series = [rssBefore, ...steps.map((s) => s.rssBytes), rss].map(mib).join(', ');
   report.add({
     figure: `server RSS, ${millions(options.logSize)} to ${millions(grown)} entries`,
-    result: `RSS ${series} (before, after each ${millions(options.logSize)}, after proofs); grew over HTTP in ${seconds.toFixed(0)} s (${rate((grown - options.logSize) / seconds)}/s, ${failed} failed); proofs then ${rate(proofs.load.requestsPerSecond)}/s, ${latency(proofs.load)}`,
+    result: `RSS ${series} (before, after each ${millions(options.logSize)}, after proofs); grew over HTTP in ${seconds.toFixed(0)} s (${rate((grown - options.logSize) / seconds)}/s, ${failed} failed; client: node); proofs then ${rate(proofs.load.requestsPerSecond)}/s, ${latency(proofs.load)}; client: ${proofs.load.client}`,
     target: `flat (last <= ${FLAT_RSS_FACTOR} x first step)`,
     met: rss <= FLAT_RSS_FACTOR * first && failed === 0,
   });
@@ -478,7 +490,7 @@ async function main(args: string[]): Promise<void> {
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
   const mode = modeOf(options);
   console.log(
-    `declog bench (${mode}): sustained runs ${options.seconds} s, probes ${options.probeSeconds} s, log ${options.logSize} entries`,
+    `declog bench (${mode}): sustained runs ${options.seconds} s, probes ${options.probeSeconds} s, log ${options.logSize} entries, HTTP load from ${options.client}`,
   );
   const start = printMachine('machine at start');
   const report = new Report();

@@ -3,9 +3,8 @@
  * with one kid, starting after a random cursor. A sample of the pages is
  * checked afterwards: full, in index order, past the cursor, and only that kid.
  */
-import { runLoad, type LoadResult } from './load.js';
-import { randomIndex } from './request-template.js';
-import { Reservoir } from './stats.js';
+import { type LoadClient, type LoadResult, runSampledLoad } from './load.js';
+import { type RequestTemplate, randomIndex } from './request-template.js';
 import { KIDS, kidOf } from './workload.js';
 
 const SAMPLE_SIZE = 100;
@@ -20,6 +19,8 @@ export interface SearchOptions {
   concurrency: number;
   seconds: number;
   warmUpSeconds: number;
+  /** The load generator (default: wrk when it is on PATH). */
+  client?: LoadClient;
 }
 
 export interface SearchFigure {
@@ -36,10 +37,27 @@ interface Page {
   decisions: { index: number; decision: { kid: string } }[];
 }
 
-/** Query n: kid n mod KIDS, after a random cursor that leaves at least two full pages. */
+/** Returns the bound below which query cursors are drawn: it leaves at least two full pages. */
+function lastCursor(size: number): number {
+  return Math.max(1, size - 2 * PAGE_SIZE * KIDS);
+}
+
+/** Query n: kid n mod KIDS, after a random cursor below lastCursor(size). */
 function queryOf(n: number, size: number): Query {
-  const last = Math.max(1, size - 2 * PAGE_SIZE * KIDS);
-  return { kid: kidOf(n), cursor: randomIndex(n, last) };
+  return { kid: kidOf(n), cursor: randomIndex(n, lastCursor(size)) };
+}
+
+/** Returns a template whose request n is the query queryOf(n, size). */
+function searchTemplate(size: number): RequestTemplate {
+  return {
+    method: 'GET',
+    path: [
+      '/v1/decisions?kid=',
+      { pick: Array.from({ length: KIDS }, (_, i) => kidOf(i)), by: { of: 'n' } },
+      `&limit=${PAGE_SIZE}&cursor=`,
+      { integer: { of: 'random', below: lastCursor(size) } },
+    ],
+  };
 }
 
 function checkPage(body: string, query: Query): void {
@@ -60,22 +78,18 @@ function checkPage(body: string, query: Query): void {
 
 /** Runs the search load and checks a sample of the pages. */
 export async function benchSearch(options: SearchOptions): Promise<SearchFigure> {
-  const samples = new Reservoir<{ n: number; body: string }>(SAMPLE_SIZE);
-  const load = await runLoad({
-    url: options.url,
-    concurrency: options.concurrency,
-    seconds: options.seconds,
-    warmUpSeconds: options.warmUpSeconds,
-    serverPid: options.serverPid,
-    request: (n) => {
-      const { kid, cursor } = queryOf(n, options.size);
-      return {
-        method: 'GET',
-        path: `/v1/decisions?kid=${kid}&limit=${PAGE_SIZE}&cursor=${cursor}`,
-      };
+  const { load, samples } = await runSampledLoad(
+    {
+      url: options.url,
+      concurrency: options.concurrency,
+      seconds: options.seconds,
+      warmUpSeconds: options.warmUpSeconds,
+      serverPid: options.serverPid,
+      client: options.client,
+      request: searchTemplate(options.size),
     },
-    onResponse: (n, status, body) => status === 200 && samples.offer({ n, body }),
-  });
-  for (const { n, body } of samples.items) checkPage(body, queryOf(n, options.size));
-  return { load, checkedPages: samples.items.length };
+    SAMPLE_SIZE,
+  );
+  for (const { n, body } of samples) checkPage(body, queryOf(n, options.size));
+  return { load, checkedPages: samples.length };
 }

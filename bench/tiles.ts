@@ -13,6 +13,7 @@
  *   below, and the tree root against the signed checkpoint.
  *
  * Run: npm run build && node dist/bench/tiles.js [--entries N] [--seconds S] [--concurrency C]
+ *        [--client wrk|node]
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,9 +35,8 @@ import {
 import { buildBigLog } from './big-log.js';
 import { cleanUpOnExit, removeAll } from './cleanup.js';
 import { benchTreeBuild } from './hashing.js';
-import { runLoad, type LoadResult } from './load.js';
+import { type LoadClient, type LoadResult, parseClient, runLoad } from './load.js';
 import { formatLoad, machineInfo } from './machine.js';
-import { randomIndex } from './request-template.js';
 import { startServerProcess } from './server-process.js';
 
 /** Requests in flight for the read rates: enough to keep the single-threaded server busy. */
@@ -58,6 +58,8 @@ export interface TileBenchOptions {
   warmUpSeconds: number;
   /** Requests in flight for the read rates (default TILE_CONCURRENCY). */
   concurrency?: number;
+  /** The load generator (default: wrk when it is on PATH). */
+  client?: LoadClient;
 }
 
 /** Hash tiles of one level that a full download fetches. */
@@ -140,19 +142,24 @@ export function tileLayout(size: number): TileId[][] {
   return levels;
 }
 
-/** Sends random full tiles of one kind for `seconds` and returns the load figures. */
+/**
+ * Sends random full tiles of one kind for `seconds` and returns the load
+ * figures; `prefix` is 'tile/0/' or 'tile/entries/', which the tile index follows.
+ */
 function measureReads(
   options: TileBenchOptions,
   fullTiles: number,
-  path: (index: number) => string,
+  prefix: string,
 ): Promise<LoadResult> {
+  const index = { integer: { of: 'random', below: fullTiles }, format: 'tile-index' } as const;
   return runLoad({
     url: options.url,
     serverPid: options.serverPid,
     concurrency: options.concurrency ?? TILE_CONCURRENCY,
     seconds: options.seconds,
     warmUpSeconds: options.warmUpSeconds,
-    request: (n) => ({ method: 'GET', path: `/${path(randomIndex(n, fullTiles))}` }),
+    client: options.client,
+    request: { method: 'GET', path: [`/${prefix}`, index] },
   });
 }
 
@@ -308,9 +315,8 @@ export async function benchTiles(options: TileBenchOptions): Promise<TileFigure>
     throw new Error(
       `a log of ${checkpoint.size} entries has no full tile: use at least ${TILE_WIDTH}`,
     );
-  const tile = (index: number) => tilePath({ level: 0, index, width: TILE_WIDTH });
-  const hashTiles = await measureReads(options, fullTiles, tile);
-  const bundles = await measureReads(options, fullTiles, (i) => entriesPath(i, TILE_WIDTH));
+  const hashTiles = await measureReads(options, fullTiles, 'tile/0/');
+  const bundles = await measureReads(options, fullTiles, 'tile/entries/');
   const audit = await auditDownload(options.url, options.verifierKey);
   return { concurrency: options.concurrency ?? TILE_CONCURRENCY, hashTiles, bundles, audit };
 }
@@ -319,12 +325,12 @@ const count = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
-/** Cores of the server and the client, and the server's reads per core it used. */
+/** Cores of the server and the load generator, the server's reads per core it used, and the client. */
 function coresOf(load: LoadResult): string {
-  const client = `client ${load.clientCores.toFixed(2)}`;
-  if (load.serverCores === undefined) return `cores: ${client}`;
+  const generator = `load generator ${load.clientCores.toFixed(2)}; client: ${load.client}`;
+  if (load.serverCores === undefined) return `cores: ${generator}`;
   const perCore = count(load.requestsPerSecond / load.serverCores);
-  return `cores: server ${load.serverCores.toFixed(2)} (${perCore} reads/s per core), ${client}`;
+  return `cores: server ${load.serverCores.toFixed(2)} (${perCore} reads/s per core), ${generator}`;
 }
 
 /** Formats a read rate with the hashes or entries it delivers (256 a full tile) and latency. */
@@ -380,6 +386,7 @@ function parseOptions(args: string[]) {
       entries: { type: 'string', default: '1000000' },
       seconds: { type: 'string', default: '10' },
       concurrency: { type: 'string', default: String(TILE_CONCURRENCY) },
+      client: { type: 'string' },
     },
   });
   const positive = (text: string, what: string) => {
@@ -391,6 +398,7 @@ function parseOptions(args: string[]) {
     entries: positive(values.entries, '--entries'),
     seconds: positive(values.seconds, '--seconds'),
     concurrency: positive(values.concurrency, '--concurrency'),
+    client: parseClient(values.client),
   };
 }
 
@@ -419,6 +427,7 @@ async function main(args: string[]): Promise<void> {
       seconds: options.seconds,
       warmUpSeconds: 2,
       concurrency: options.concurrency,
+      client: options.client,
     });
     printRows(tileRows(figure), baseline.leavesPerSecond);
   } finally {
