@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Ledger } from '../src/ledger.js';
-import { registerAppend, registerForwardedAppend } from './append.js';
+import { registerAppend } from './append.js';
 import { registerCheckpoint } from './checkpoint.js';
 import { registerEntries } from './entries.js';
 import type { AppEnv } from './env.js';
@@ -14,7 +14,7 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import { registerProofs } from './proofs.js';
 import { requestId } from './request-id.js';
 import { registerSearch } from './search.js';
-import type { Forwarder } from './readers.js';
+import type { Appender } from './readers.js';
 import { registerTiles } from './tiles.js';
 import type { WitnessPublisher } from '../src/witness-publisher.js';
 import { registerWitnessing } from './witnessing.js';
@@ -29,8 +29,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Publishes witnessed checkpoints when the ledger has a witness policy (default: none). */
   publisher?: WitnessPublisher;
-  /** In a reader process: passes appends to the sequencing process (default: append here). */
-  forward?: Forwarder;
+  /** In a reader process: sequences appends in the sequencing process (default: the ledger). */
+  appender?: Appender;
 }
 
 /** Creates the Hono app serving `ledger`. */
@@ -41,15 +41,14 @@ export function createApp(ledger: Ledger, options: AppOptions): Hono<AppEnv> {
   }
   const app = new Hono<AppEnv>();
   app.use(requestId());
-  if (options.forward) {
+  if (options.appender) {
     // A reader process: see the newest commit of the sequencing process first.
     app.use((_, next) => {
       ledger.pollStore();
       return next();
     });
   }
-  if (options.forward) registerForwardedAppend(app, ledger, bodyLimit, options.forward);
-  else registerAppend(app, ledger, bodyLimit, options.publisher);
+  registerAppend(app, ledger, bodyLimit, options.publisher, options.appender);
   registerCheckpoint(app, ledger, options.publisher);
   registerWitnessing(app, ledger, options.publisher);
   registerEntries(app, ledger);

@@ -19,9 +19,7 @@ import { readBody } from './body.js';
 import type { AppEnv } from './env.js';
 import { HexTable, jsonParts } from './json-text.js';
 import { readQuery } from './query.js';
-import { FORWARDED_HEADERS, type Forwarder } from './readers.js';
-import { REQUEST_ID_HEADER } from './request-id.js';
-import { NotSequencerError } from '../src/leadership.js';
+import type { Appender } from './readers.js';
 import type { WitnessPublisher } from '../src/witness-publisher.js';
 import { afterAppend, waitWitnessed } from './witnessing.js';
 
@@ -165,11 +163,13 @@ export function receiptsBody(
 
 /** Registers POST /v1/decisions on the app. Bodies over `maxBodyBytes` get a 413. */
 /** With `?wait=witnessed` it answers once a witnessed checkpoint covers the request. */
+/** In a reader process, `appender` sequences the decisions in the sequencing process. */
 export function registerAppend(
   app: Hono<AppEnv>,
   ledger: Ledger,
   maxBodyBytes: number,
   publisher?: WitnessPublisher,
+  appender: Appender = ledger,
 ): void {
   app.post('/v1/decisions', bearerAuth(ledger), async (c) => {
     const query = readQuery(c, ['format', 'wait']);
@@ -179,44 +179,12 @@ export function registerAppend(
     const value = format.decode(await readBody(c, maxBodyBytes));
     const validator = c.get('validator');
     const submitted = parseDecisions(value, format.parse, validator);
-    const appended = await ledger.append(
+    const appended = await appender.append(
       validator,
       submitted.map((s) => s.decision),
       submitted.map((s) => s.entry),
     );
     const result = await afterAppend(ledger, appended, publisher, wait);
     return jsonParts(c, receiptsBody(result, validator, tlogProof));
-  });
-}
-
-/**
- * Registers POST /v1/decisions for a reader process: it checks the token
- * and the body's size as the sequencing process would, then passes the
- * request on whole and relays the response.
- */
-export function registerForwardedAppend(
-  app: Hono<AppEnv>,
-  ledger: Ledger,
-  maxBodyBytes: number,
-  forward: Forwarder,
-): void {
-  app.post('/v1/decisions', bearerAuth(ledger), async (c) => {
-    const body = await readBody(c, maxBodyBytes);
-    const headers: [string, string][] = [];
-    for (const name of FORWARDED_HEADERS) {
-      const value = c.req.header(name);
-      if (value !== undefined) headers.push([name, value]);
-    }
-    // The reader's request id, so that both processes log the request under one id.
-    headers.push([REQUEST_ID_HEADER, c.get('requestId')]);
-    const url = new URL(c.req.url);
-    const answer = await forward({
-      method: 'POST',
-      path: url.pathname + url.search,
-      headers,
-      body,
-    });
-    if (!answer) throw new NotSequencerError(undefined);
-    return new Response(answer.body, { status: answer.status, headers: answer.headers });
   });
 }

@@ -144,7 +144,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (readerCount > 0) {
       readers = await startReaders({
         server,
-        app,
+        ledger,
         count: readerCount,
         dataDir: options.dataDir,
         bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,

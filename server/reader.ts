@@ -1,22 +1,23 @@
 /**
  * Entry point of a reader process (see readers.ts): opens the log read-only,
  * serves the connections it accepts on the listening socket that the
- * sequencing process sends it, and passes appends to that process.
+ * sequencing process sends it, and has that process sequence its appends.
  */
 import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import { pino } from 'pino';
 import { useNodeCrypto } from '../src/crypto-node.js';
 import { openDataDir } from '../src/data-dir.js';
-import type { Ledger } from '../src/ledger.js';
+import { NotSequencerError } from '../src/leadership.js';
+import type { AppendResult, Ledger } from '../src/ledger.js';
 import { createApp } from './app.js';
 import { drain, newHttpServer } from './http-server.js';
-import type {
-  ForwardedRequest,
-  ForwardedResponse,
-  FromReader,
-  ReaderConfig,
-  ToReader,
+import {
+  type Appender,
+  type FromReader,
+  type ReaderConfig,
+  receivedError,
+  type ToReader,
 } from './readers.js';
 
 const logger = pino({ base: undefined });
@@ -25,19 +26,24 @@ function send(message: FromReader): void {
   if (process.connected) process.send!(message);
 }
 
-/** Appends waiting for the sequencing process's response, by message id. */
-const waiting = new Map<number, (response: ForwardedResponse | undefined) => void>();
+/** Appends waiting for the sequencing process, by message id. */
+const waiting = new Map<
+  number,
+  { resolve: (r: AppendResult) => void; reject: (e: unknown) => void }
+>();
 let nextId = 0;
 
-/** Passes a request to the sequencing process; undefined when that process has gone. */
-function forward(request: ForwardedRequest): Promise<ForwardedResponse | undefined> {
-  if (!process.connected) return Promise.resolve(undefined);
-  const id = nextId++;
-  return new Promise((resolve) => {
-    waiting.set(id, resolve);
-    send({ type: 'forward', id, request });
-  });
-}
+/** Sequences appends in the sequencing process. */
+const appender: Appender = {
+  append(validator, decisions, encoded) {
+    if (!process.connected) return Promise.reject(new NotSequencerError(undefined));
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      send({ type: 'append', id, validator, decisions, encoded });
+    });
+  },
+};
 
 let running: { server: Server; ledger: Ledger; listener?: NetServer } | undefined;
 let stopping: Promise<void> | undefined;
@@ -47,7 +53,7 @@ async function open(config: ReaderConfig): Promise<void> {
   const log = logger.child({ reader: config.reader });
   useNodeCrypto();
   const ledger = await openDataDir(config.dataDir, { readOnly: true, logger: log });
-  const app = createApp(ledger, { logger: log, bodyLimit: config.bodyLimit, forward });
+  const app = createApp(ledger, { logger: log, bodyLimit: config.bodyLimit, appender });
   running = { server: newHttpServer(app), ledger };
   log.info({ tree_size: ledger.latestCheckpoint()?.size }, 'reader serving');
 }
@@ -82,10 +88,11 @@ process.on('message', (message: ToReader, handle?: NetServer) => {
   } else if (message.type === 'listen' && handle && running && !stopping) {
     listen(handle);
     send({ type: 'ready' });
-  } else if (message.type === 'response') {
-    const resolve = waiting.get(message.id);
+  } else if (message.type === 'appended' || message.type === 'append-failed') {
+    const waiter = waiting.get(message.id);
     waiting.delete(message.id);
-    resolve?.(message.response);
+    if (message.type === 'appended') waiter?.resolve(message.result);
+    else waiter?.reject(receivedError(message.error));
   } else if (message.type === 'stop') {
     void stop();
   }
@@ -93,7 +100,7 @@ process.on('message', (message: ToReader, handle?: NetServer) => {
 
 // Without the sequencing process, appends cannot be sequenced, so the reader stops.
 process.on('disconnect', () => {
-  for (const resolve of waiting.values()) resolve(undefined);
+  for (const waiter of waiting.values()) waiter.reject(new NotSequencerError(undefined));
   waiting.clear();
   void stop();
 });

@@ -2,9 +2,9 @@
  * Reader processes of a SQLite log: `declog serve --readers N` forks N
  * processes that accept connections on the server's own listening socket
  * and answer reads (checkpoints, proofs, entries, search, tiles) from the
- * same database file, opened read-only. The sequencing process keeps the
- * one write path: a reader passes each append to it over the IPC channel,
- * whole, and relays its response.
+ * same database file, opened read-only. A reader checks, parses and
+ * encodes appends itself and passes only their sequencing to the
+ * sequencing process, over the IPC channel.
  *
  * A reader reads the newest checkpoint from the file before each request
  * that uses it (SQLite's data_version tells when another connection has
@@ -15,10 +15,19 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { UsageError } from '../src/errors.js';
-import type { AppEnv } from './env.js';
+import type { Decision } from '../src/decision.js';
+import {
+  AuthError,
+  InputError,
+  NetworkError,
+  NotFoundError,
+  StorageError,
+  UsageError,
+  VerificationError,
+} from '../src/errors.js';
+import { NotSequencerError } from '../src/leadership.js';
+import type { AppendResult, Ledger } from '../src/ledger.js';
 
 /** The compiled entry point of a reader process. */
 const READER_SCRIPT = fileURLToPath(new URL('./reader.js', import.meta.url));
@@ -30,27 +39,18 @@ const STOP_TIMEOUT_MS = 15_000;
 /** Delay before a reader that exited unexpectedly is started again, in ms. */
 const RESTART_DELAY_MS = 1_000;
 
-/** Request headers a reader passes on with an append; the others concern its own connection. */
-export const FORWARDED_HEADERS = ['authorization', 'content-type', 'accept'];
-
-/** An HTTP request as a reader passes it to the sequencing process. */
-export interface ForwardedRequest {
-  method: string;
-  /** Path and query string. */
-  path: string;
-  headers: [string, string][];
-  body: Uint8Array;
+/** An error of an append, as it crosses the IPC channel. */
+export interface SentError {
+  /** The DeclogError class, or 'internal' for any other error. */
+  kind: 'input' | 'auth' | 'notFound' | 'storage' | 'verification' | 'network' | 'internal';
+  code: string;
+  message: string;
 }
 
-/** The sequencing process's response to a ForwardedRequest. */
-export interface ForwardedResponse {
-  status: number;
-  headers: [string, string][];
-  body: Uint8Array;
+/** Sequences one request's decisions, as Ledger.append does. */
+export interface Appender {
+  append(validator: string, decisions: Decision[], encoded: Uint8Array[]): Promise<AppendResult>;
 }
-
-/** Passes a request to the sequencing process; undefined when that process has gone. */
-export type Forwarder = (request: ForwardedRequest) => Promise<ForwardedResponse | undefined>;
 
 /** What a reader needs to serve the log. */
 export interface ReaderConfig {
@@ -64,7 +64,8 @@ export interface ReaderConfig {
 export type ToReader =
   | { type: 'start'; config: ReaderConfig }
   | { type: 'listen' }
-  | { type: 'response'; id: number; response: ForwardedResponse }
+  | { type: 'appended'; id: number; result: AppendResult }
+  | { type: 'append-failed'; id: number; error: SentError }
   | { type: 'stop' };
 
 /** Messages from a reader to the sequencing process. */
@@ -72,13 +73,13 @@ export type FromReader =
   | { type: 'opened' }
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'forward'; id: number; request: ForwardedRequest };
+  | { type: 'append'; id: number; validator: string; decisions: Decision[]; encoded: Uint8Array[] };
 
 export interface ReaderOptions {
   /** The listening server whose socket the readers share. */
   server: Server;
-  /** The sequencing process's app, which handles forwarded appends. */
-  app: Hono<AppEnv>;
+  /** The sequencing process's ledger, which sequences the readers' appends. */
+  ledger: Ledger;
   count: number;
   dataDir: string;
   bodyLimit: number;
@@ -90,20 +91,43 @@ export interface Readers {
   close(): Promise<void>;
 }
 
-/** Runs one forwarded request through the app, as if it had arrived on a connection of its own. */
-async function respond(app: Hono<AppEnv>, request: ForwardedRequest): Promise<ForwardedResponse> {
-  const res = await app.fetch(
-    new Request(`http://reader${request.path}`, {
-      method: request.method,
-      headers: request.headers,
-      body: request.body,
-    }),
-  );
-  return {
-    status: res.status,
-    headers: [...res.headers],
-    body: new Uint8Array(await res.arrayBuffer()),
-  };
+/** Returns an error of an append in the form that crosses the IPC channel. */
+function sendable(err: unknown): SentError {
+  const kinds = [
+    [InputError, 'input'],
+    [AuthError, 'auth'],
+    [NotFoundError, 'notFound'],
+    [StorageError, 'storage'],
+    [VerificationError, 'verification'],
+    [NetworkError, 'network'],
+  ] as const;
+  for (const [type, kind] of kinds) {
+    if (err instanceof type) return { kind, code: err.code, message: err.message };
+  }
+  return { kind: 'internal', code: 'internal', message: 'internal error' };
+}
+
+/** Returns the error that a SentError stands for, of the same class, code and message. */
+export function receivedError(sent: SentError): Error {
+  const code = sent.code as never;
+  switch (sent.kind) {
+    case 'input':
+      return new InputError(code, sent.message);
+    case 'auth':
+      return new AuthError(code, sent.message);
+    case 'notFound':
+      return new NotFoundError(code, sent.message);
+    case 'storage':
+      return sent.code === 'not_sequencer'
+        ? new NotSequencerError(undefined)
+        : new StorageError(code, sent.message);
+    case 'verification':
+      return new VerificationError(code, sent.message);
+    case 'network':
+      return new NetworkError(code, sent.message);
+    default:
+      return new Error(`the sequencing process failed to append: ${sent.message}`);
+  }
 }
 
 /** Forks the reader processes and resolves once every one serves the log. */
@@ -136,21 +160,15 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
         } else if (message.type === 'failed') {
           clearTimeout(timer);
           reject(new Error(`reader ${reader} failed to start: ${message.message}`));
-        } else if (message.type === 'forward') {
-          void respond(options.app, message.request).then(
-            (response) => sendTo(child, { type: 'response', id: message.id, response }),
+        } else if (message.type === 'append') {
+          const { id, validator, decisions, encoded } = message;
+          options.ledger.append(validator, decisions, encoded).then(
+            (result) => sendTo(child, { type: 'appended', id, result }),
             (err: unknown) => {
-              // The app turns every error into a response, so this is a bug in the app.
-              logger.error({ err, reader }, 'forwarded append failed');
-              const body = new TextEncoder().encode(
-                '{"error":{"code":"internal","message":"internal server error"}}',
-              );
-              const headers: [string, string][] = [['content-type', 'application/json']];
-              sendTo(child, {
-                type: 'response',
-                id: message.id,
-                response: { status: 500, headers, body },
-              });
+              if (sendable(err).kind === 'internal') {
+                logger.error({ err, reader }, 'append from a reader failed');
+              }
+              sendTo(child, { type: 'append-failed', id, error: sendable(err) });
             },
           );
         }
