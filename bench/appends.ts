@@ -27,6 +27,8 @@ export interface AppendOptions {
   seconds: number;
   warmUpSeconds: number;
   profileDir?: string;
+  /** Reader processes beside the server (default 0). */
+  readers?: number;
   /** The load generator (default: wrk when it is on PATH). */
   client?: LoadClient;
 }
@@ -79,7 +81,10 @@ export async function benchAppends(options: AppendOptions): Promise<AppendFigure
   const dir = makeTempDir();
   const dataDir = join(dir, 'data');
   const init = await initDataDir(dataDir, BENCH_ORIGIN);
-  const server = await startServerProcess(dataDir, { profileDir: options.profileDir });
+  const server = await startServerProcess(dataDir, {
+    profileDir: options.profileDir,
+    readers: options.readers,
+  });
   try {
     const prefix = `append-${options.batch}`;
     const { load, samples, checkRequests } = await runSampledLoad(

@@ -1,5 +1,5 @@
 /** The machine a benchmark runs on: CPU model, cores and load, read from /proc and os. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 
 export interface MachineInfo {
@@ -54,6 +54,35 @@ export function rssOf(pid: number): number {
 const USER_HZ = 100;
 
 /** Returns the CPU time (user + system) that a process has used so far, in seconds. */
+/** Returns the IDs of the live child processes of a process, read from /proc. */
+export function childPids(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) found.push(Number(name));
+    } catch {
+      // The process exited while being read.
+    }
+  }
+  return found;
+}
+
+/** Returns the CPU seconds of a process and its live children, such as a server's readers. */
+export function treeCpuSecondsOf(pid: number): number {
+  let seconds = cpuSecondsOf(pid);
+  for (const child of childPids(pid)) {
+    try {
+      seconds += cpuSecondsOf(child);
+    } catch {
+      // The child exited between the listing and the read.
+    }
+  }
+  return seconds;
+}
+
 export function cpuSecondsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may contain spaces.

@@ -6,10 +6,12 @@
  * temporary folder and child is removed at the end.
  *
  * Run: npm run bench -- [--quick] [--full] [--only NAME[,NAME]] [--seconds N]
- *        [--json FILE] [--profile DIR] [--client wrk|node]
+ *        [--json FILE] [--profile DIR] [--client wrk|node] [--readers N]
  *
  * --client picks the HTTP load generator: wrk (the default when it is on
- * PATH, one thread) or the node:http client in bench/load.ts.
+ * PATH, one thread) or the node:http client in bench/load.ts. --readers
+ * starts each server with that many reader processes (default 1, which
+ * with the server's own process fills a 2-core machine).
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -40,6 +42,8 @@ export const FIGURES = [
 ] as const;
 type Figure = (typeof FIGURES)[number];
 
+/** Reader processes of each benchmark server unless --readers says otherwise. */
+const DEFAULT_READERS = 1;
 /** Leaves of the baseline tree build. */
 const BASELINE_LEAVES = 1_000_000;
 /** Entries of the log that proofs, search and memory run on (100,000 with --quick). */
@@ -67,6 +71,8 @@ interface Options {
   profileDir?: string;
   /** The HTTP load generator. */
   client: LoadClient;
+  /** Reader processes of each server (`declog serve --readers`). */
+  readers: number;
 }
 
 /** One line of the table; `ratio` is the throughput divided by the baseline's. */
@@ -111,6 +117,15 @@ function parseSeconds(value: string | undefined, quick: boolean): number {
   return seconds;
 }
 
+function parseReaders(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_READERS;
+  const readers = Number(value);
+  if (!Number.isSafeInteger(readers) || readers < 0 || !/^\d+$/.test(value)) {
+    throw new Error(`--readers ${value}: expected a whole number of processes`);
+  }
+  return readers;
+}
+
 function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
     args,
@@ -122,6 +137,7 @@ function parseOptions(args: string[]): Options {
       json: { type: 'string' },
       profile: { type: 'string' },
       client: { type: 'string' },
+      readers: { type: 'string' },
     },
   });
   const quick = values.quick;
@@ -136,6 +152,7 @@ function parseOptions(args: string[]): Options {
     json: values.json,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
     client: parseClient(values.client),
+    readers: parseReaders(values.readers),
   };
 }
 
@@ -242,6 +259,7 @@ async function runAppends(report: Report, options: Options, batch: number): Prom
     seconds: options.seconds,
     warmUpSeconds: options.warmUpSeconds,
     profileDir: options.profileDir,
+    readers: options.readers,
     client: options.client,
   });
   const { load } = figure;
@@ -387,7 +405,10 @@ async function runBigLog(report: Report, options: Options): Promise<void> {
     result: `${rate(log.build.entriesPerSecond)} entries/s, ${log.build.seconds.toFixed(1)} s`,
     rate: log.build.entriesPerSecond,
   });
-  const server = await startServerProcess(log.dataDir, { profileDir: options.profileDir });
+  const server = await startServerProcess(log.dataDir, {
+    profileDir: options.profileDir,
+    readers: options.readers,
+  });
   try {
     let rss = server.rssBytes();
     if (options.only.has('proofs') || options.only.has('memory')) {

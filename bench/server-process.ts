@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { trackChild } from './cleanup.js';
-import { rssOf } from './machine.js';
+import { childPids, rssOf } from './machine.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const SERVE_CHILD = fileURLToPath(new URL('./serve-child.js', import.meta.url));
@@ -40,6 +40,8 @@ export interface ServerProcess {
 export interface ServerProcessOptions {
   /** Writes a V8 CPU profile of the child into this folder when it exits. */
   profileDir?: string;
+  /** Reader processes of `declog serve --readers` (default 0; needs the built CLI). */
+  readers?: number;
 }
 
 function serverArgs(dataDir: string, options: ServerProcessOptions): string[] {
@@ -47,7 +49,24 @@ function serverArgs(dataDir: string, options: ServerProcessOptions): string[] {
   const server = existsSync(CLI)
     ? [CLI, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', '0']
     : [SERVE_CHILD, dataDir];
+  if (options.readers) {
+    if (!existsSync(CLI)) throw new Error(`reader processes need the built CLI, ${CLI}`);
+    server.push('--readers', String(options.readers));
+  }
   return [...profile, ...server];
+}
+
+/** Returns the resident set size of a process and its live children, such as a server's readers. */
+function treeRssOf(pid: number): number {
+  let bytes = rssOf(pid);
+  for (const child of childPids(pid)) {
+    try {
+      bytes += rssOf(child);
+    } catch {
+      // The child exited between the listing and the read.
+    }
+  }
+  return bytes;
 }
 
 /** Resolves with the URL of the first `listening` line the child prints on stdout. */
@@ -131,7 +150,7 @@ export async function startServerProcess(
     pid: child.pid!,
     command: ['node', ...args].join(' '),
     errorLines: () => [...errors],
-    rssBytes: () => rssOf(child.pid!),
+    rssBytes: () => treeRssOf(child.pid!),
     stop,
   };
 }
