@@ -60,6 +60,24 @@ export class HexTable {
   }
 }
 
+/** Returns the lowercase hex of each value, with one conversion for all of them. */
+export function hexEach(list: readonly Uint8Array[]): string[] {
+  const hex = Buffer.concat(list).toString('hex');
+  const out = new Array<string>(list.length);
+  let offset = 0;
+  for (let i = 0; i < list.length; i++) {
+    const end = offset + 2 * list[i]!.length;
+    out[i] = hex.slice(offset, end);
+    offset = end;
+  }
+  return out;
+}
+
+/** Returns a JSON array of strings that need no escaping, such as hex: `["ab","cd"]`. */
+export function plainStringArray(list: readonly string[]): string {
+  return list.length === 0 ? '[]' : `["${list.join('","')}"]`;
+}
+
 /**
  * Returns the UTF-8 bytes of the concatenated parts. V8 stores a string
  * with any character above U+00FF, such as the em dash of a signed note,

@@ -9,7 +9,7 @@ import { InputError } from '../src/errors.js';
 import { HASH_SIZE } from '../src/hash.js';
 import type { Ledger } from '../src/ledger.js';
 import type { AppEnv } from './env.js';
-import { HexTable, jsonParts } from './json-text.js';
+import { hexEach, jsonParts, plainStringArray } from './json-text.js';
 import { type Query, decimalParam, readQuery } from './query.js';
 import type { WitnessPublisher } from '../src/witness-publisher.js';
 import { presentNote, publishedSize } from './witnessing.js';
@@ -59,15 +59,11 @@ export function registerProofs(
       index,
       size ?? publishedSize(publisher),
     );
-    const hex = new HexTable();
-    const leaf = await ledger.leafHashAt(index);
-    hex.add(leaf);
-    for (const node of proof) hex.add(node);
-    hex.encode();
+    const [leaf, ...nodes] = hexEach([await ledger.leafHashAt(index), ...proof]);
     // The same text as JSON.stringify of {index, tree_size, leaf_hash, inclusion_proof, checkpoint}.
     return jsonParts(c, [
-      `{"index":${index},"tree_size":${checkpoint.size},"leaf_hash":"${hex.hex(leaf)}",` +
-        `"inclusion_proof":${hex.array(proof)},"checkpoint":`,
+      `{"index":${index},"tree_size":${checkpoint.size},"leaf_hash":"${leaf}",` +
+        `"inclusion_proof":${plainStringArray(nodes)},"checkpoint":`,
       JSON.stringify(presentNote(checkpoint, publisher)),
       '}',
     ]);
