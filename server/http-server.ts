@@ -7,7 +7,6 @@
 import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Server } from 'node:http';
-import type { Server as NetServer } from 'node:net';
 import type { AppEnv } from './env.js';
 
 /** How long an idle keep-alive connection stays open, in ms. */
@@ -28,16 +27,12 @@ const DRAIN_TIMEOUT_MS = 10_000;
 /** How often drain closes connections that have become idle. */
 const DRAIN_POLL_MS = 50;
 
-/**
- * Stops accepting connections and resolves once every connection is closed.
- * `listener` is the socket that accepts the connections: the server itself,
- * or a listening socket shared with another process that hands them over.
- */
-export function drain(server: Server, listener: NetServer = server): Promise<void> {
+/** Stops accepting connections and resolves once every connection is closed. */
+export function drain(server: Server): Promise<void> {
   return new Promise((resolve) => {
     const poll = setInterval(() => server.closeIdleConnections(), DRAIN_POLL_MS);
     const timeout = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
-    listener.close(() => {
+    server.close(() => {
       clearInterval(poll);
       clearTimeout(timeout);
       resolve();

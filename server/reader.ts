@@ -45,7 +45,7 @@ const appender: Appender = {
   },
 };
 
-let running: { server: Server; ledger: Ledger; listener?: NetServer } | undefined;
+let running: { server: Server; ledger: Ledger } | undefined;
 let stopping: Promise<void> | undefined;
 
 /** Opens the log and prepares the server; connections come with the listening socket later. */
@@ -58,17 +58,20 @@ async function open(config: ReaderConfig): Promise<void> {
   log.info({ tree_size: ledger.latestCheckpoint()?.size }, 'reader serving');
 }
 
-/** Serves the connections that the shared listening socket accepts. */
+/**
+ * Serves the connections that the shared listening socket accepts. The HTTP
+ * server listens on that socket itself, because Node tracks a server's
+ * connections only once it listens. Without that tracking, it enforces no
+ * header or request timeout, and drain cannot close idle connections.
+ */
 function listen(listener: NetServer): void {
-  const { server } = running!;
-  listener.on('connection', (socket) => server.emit('connection', socket));
-  running!.listener = listener;
+  running!.server.listen(listener);
 }
 
 function stop(): Promise<void> {
   stopping ??= (async () => {
     if (running) {
-      if (running.listener) await drain(running.server, running.listener);
+      if (running.server.listening) await drain(running.server);
       await running.ledger.close();
     }
     process.exit(0);

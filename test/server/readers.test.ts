@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { Agent, get } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/checkpoint.js';
 import { fromHex } from '../../src/encoding.js';
@@ -56,6 +57,28 @@ async function until(what: string, check: () => boolean, ms = 10_000): Promise<v
 /** The per-process part of an X-Request-Id made by the server: which process answered. */
 function processOf(res: Response): string {
   return res.headers.get('x-request-id')!.split('-')[0]!;
+}
+
+/**
+ * Opens keep-alive connections, one request each, until two processes have
+ * at least one each, and leaves them open and idle. Returns their agents.
+ */
+async function holdIdleConnections(url: string): Promise<Agent[]> {
+  const agents: Agent[] = [];
+  const processes = new Set<string>();
+  while (processes.size < 2) {
+    if (agents.length >= 100) throw new Error('no connection reached a second process');
+    const agent = new Agent({ keepAlive: true });
+    agents.push(agent);
+    const id = await new Promise<string>((resolve, reject) => {
+      get(`${url}/healthz`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.headers['x-request-id']).split('-')[0]!));
+      }).on('error', reject);
+    });
+    processes.add(id);
+  }
+  return agents;
 }
 
 async function startWithReaders(count: number) {
@@ -200,9 +223,23 @@ describe('serve --readers', () => {
     const { server } = await startWithReaders(2);
     const readers = childrenOf(server.child.pid!);
     expect(readers).toHaveLength(2);
+    // Idle keep-alive connections do not keep a reader alive.
+    const agents = await holdIdleConnections(server.url);
     server.child.kill('SIGKILL');
     await server.exited;
-    await until('the readers exit', () => readers.every((pid) => !alive(pid)));
+    await until('the readers exit', () => readers.every((pid) => !alive(pid)), 5_000);
+    for (const agent of agents) agent.destroy();
+  });
+
+  it('stops promptly with idle connections', async () => {
+    const { server } = await startWithReaders(1);
+    const agents = await holdIdleConnections(server.url);
+    const started = Date.now();
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    // Well below the time a reader gets to drain before it is killed.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    for (const agent of agents) agent.destroy();
   });
 
   it('rejects readers for PostgreSQL logs', () => {
