@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { Agent, get } from 'node:http';
+import { Agent, get, request } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/checkpoint.js';
 import { fromHex } from '../../src/encoding.js';
@@ -188,6 +188,55 @@ describe('serve --readers', () => {
       'bad json': ['400 malformed_json'],
       'bad field': ['400 invalid_decision'],
     });
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('reader checks query before body', async () => {
+    const { init, server } = await startWithReaders(1);
+    // Declares a body over the 8 MiB limit and sends none of it: the answer comes first.
+    const post = (path: string, contentType: string) =>
+      new Promise<{ status: number; code: string; process: string }>((resolve, reject) => {
+        const req = request(`${server.url}${path}`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${init.token}`,
+            'content-type': contentType,
+            'content-length': String(9 * 1024 * 1024),
+            connection: 'close',
+          },
+        });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => {
+            req.destroy();
+            resolve({
+              status: res.statusCode!,
+              code: JSON.parse(text).error?.code,
+              process: String(res.headers['x-request-id']).split('-')[0]!,
+            });
+          });
+        });
+        req.flushHeaders();
+      });
+    const cases: [string, string, string][] = [
+      ['/v1/decisions', 'application/json', '413 body_too_large'],
+      ['/v1/decisions?foo=1', 'application/json', '400 invalid_argument'],
+      ['/v1/decisions?format=xml', 'application/json', '400 invalid_argument'],
+      ['/v1/decisions?wait=witnessed', 'application/json', '400 invalid_argument'],
+      ['/v1/decisions', 'text/plain', '415 unsupported_media_type'],
+    ];
+    for (const [path, contentType, expected] of cases) {
+      const processes = new Set<string>();
+      for (let i = 0; i < 100 && processes.size < 2; i++) {
+        const { status, code, process } = await post(path, contentType);
+        expect(`${status} ${code}`, `${path} ${contentType} via ${process}`).toBe(expected);
+        processes.add(process);
+      }
+      expect(processes.size, `${path} ${contentType} reached both processes`).toBe(2);
+    }
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });
