@@ -25,6 +25,7 @@ import { monitor } from './commands/monitor.js';
 import { collect } from './commands/progress-bar.js';
 import { FORMATS, search } from './commands/search.js';
 import { serve } from './commands/serve.js';
+import { MAX_READERS } from '../server/main.js';
 import { tilesExport } from './commands/tiles.js';
 import { tokenAdd } from './commands/token.js';
 import { verifyBundleCommand } from './commands/verify-bundle.js';
@@ -83,7 +84,7 @@ function addServe(program: Command): void {
     )
     .option(
       '--readers <n>',
-      'extra processes that serve reads (proofs, checkpoints, entries, search, tiles) of a SQLite log on the same port and database file, and pass appends to this one (default: 0)',
+      `extra processes, 0 to ${MAX_READERS}, that serve reads (proofs, checkpoints, entries, search, tiles) of a SQLite log on the same port and database file, and pass appends to this one; not with --policy (default: 0)`,
       count(0),
     )
     .option('--store <url>', `${STORE_HELP}; servers sharing one database elect one sequencer`)

@@ -7,6 +7,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Agent, get, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/checkpoint.js';
 import { fromHex } from '../../src/encoding.js';
@@ -308,5 +310,21 @@ describe('serve --readers', () => {
     expect(pg.stderr).toContain('reader processes serve SQLite logs');
     const negative = run(['--readers', '-1']);
     expect(negative.status).toBe(2);
+  });
+
+  it('rejects too many readers', () => {
+    // A folder without a ledger: should the bound be missing, serve fails before forking.
+    const dir = join(tmpdir(), 'declog-no-such-folder');
+    let status = 0;
+    let stderr = '';
+    try {
+      const args = [CLI, 'serve', '--data', dir, '--port', '0', '--readers', '65'];
+      execFileSync(process.execPath, args, { stdio: 'pipe' });
+    } catch (err: any) {
+      status = err.status;
+      stderr = String(err.stderr);
+    }
+    expect(status).toBe(2);
+    expect(stderr).toContain('readers must be a whole number from 0 to 64, got 65');
   });
 });
