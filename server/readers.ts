@@ -38,6 +38,10 @@ const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 /** Delay before a reader that exited unexpectedly is started again, in ms. */
 const RESTART_DELAY_MS = 1_000;
+/** Maximum delay before a restart, in ms. The delay doubles with each early exit in a row. */
+const MAX_RESTART_DELAY_MS = 60_000;
+/** Time a reader must serve before its exit no longer counts as an early exit, in ms. */
+const STABLE_RUN_MS = 60_000;
 
 /** An error of an append, as it crosses the IPC channel. */
 export interface SentError {
@@ -141,9 +145,11 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
   const children = new Map<number, ChildProcess>();
   let closing = false;
 
-  const spawn = (reader: number): Promise<void> => {
+  /** Starts reader number `reader`, whose previous `failures` processes exited early in a row. */
+  const spawn = (reader: number, failures = 0): Promise<void> => {
     const child = fork(READER_SCRIPT, [], { serialization: 'advanced', stdio: 'inherit' });
     children.set(reader, child);
+    let readyMs: number | undefined;
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
@@ -156,6 +162,7 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
           child.send({ type: 'listen' } satisfies ToReader, options.server);
         } else if (message.type === 'ready') {
           clearTimeout(timer);
+          readyMs = Date.now();
           resolve();
         } else if (message.type === 'failed') {
           clearTimeout(timer);
@@ -183,13 +190,20 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
     child.once('exit', (code, signal) => {
       if (children.get(reader) === child) children.delete(reader);
       if (closing) return;
-      logger.error({ reader, code, signal }, 'reader process exited; starting it again');
+      // A reader that cannot start, or crashes soon after, is retried ever more slowly.
+      const stable = readyMs !== undefined && Date.now() - readyMs >= STABLE_RUN_MS;
+      const failed = stable ? 0 : failures + 1;
+      const delay = Math.min(RESTART_DELAY_MS * 2 ** Math.max(failed - 1, 0), MAX_RESTART_DELAY_MS);
+      logger.error(
+        { reader, code, signal, restart_in_ms: delay },
+        'reader process exited; starting it again',
+      );
       setTimeout(() => {
         if (closing) return;
-        spawn(reader).catch((err: unknown) =>
+        spawn(reader, failed).catch((err: unknown) =>
           logger.error({ err, reader }, 'reader restart failed'),
         );
-      }, RESTART_DELAY_MS).unref();
+      }, delay).unref();
     });
     const config: ReaderConfig = {
       dataDir: options.dataDir,

@@ -4,11 +4,12 @@
  * process, never show a checkpoint older than an answered append, and stop,
  * die and come back without losing anything.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Agent, get, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/checkpoint.js';
 import { fromHex } from '../../src/encoding.js';
@@ -268,6 +269,25 @@ describe('serve --readers', () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
     for (const pid of readers) expect(alive(pid), `reader ${pid} stopped`).toBe(false);
+  });
+
+  it('backs off restarting a failing reader', async () => {
+    const { dir, server } = await startWithReaders(1);
+    const delays: number[] = [];
+    createInterface({ input: server.child.stdout! }).on('line', (line) => {
+      const record = JSON.parse(line);
+      if (record.msg === 'reader process exited; starting it again') {
+        delays.push(record.restart_in_ms);
+      }
+    });
+    // A key file that others can read stops every new reader at startup.
+    chmodSync(join(dir, 'log.key'), 0o644);
+    process.kill(childrenOf(server.child.pid!)[0]!, 'SIGKILL');
+    await until('three restarts failed', () => delays.length >= 3, 20_000);
+    expect(delays.slice(0, 3)).toEqual([1000, 2000, 4000]);
+    chmodSync(join(dir, 'log.key'), 0o600);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 
   it('readers exit with the sequencer', async () => {
