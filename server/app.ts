@@ -31,6 +31,11 @@ export interface AppOptions {
   publisher?: WitnessPublisher;
   /** In a reader process: sequences appends in the sequencing process (default: the ledger). */
   appender?: Appender;
+  /**
+   * Polls the store for a newer checkpoint as each request arrives, because
+   * other processes serve the same log (default: only with `appender`).
+   */
+  pollStore?: boolean;
 }
 
 /** Creates the Hono app serving `ledger`. */
@@ -41,8 +46,8 @@ export function createApp(ledger: Ledger, options: AppOptions): Hono<AppEnv> {
   }
   const app = new Hono<AppEnv>();
   app.use(requestId());
-  if (options.appender) {
-    // A reader process: see the newest commit of the sequencing process first.
+  if (options.appender || options.pollStore) {
+    // See the newest commit first, whichever process or thread made it.
     app.use((_, next) => {
       ledger.pollStore();
       return next();

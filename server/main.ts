@@ -148,7 +148,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ? await WitnessPublisher.start(ledger, { policy: options.policy, logger })
       : undefined;
     stopPublisher = () => publisher?.close() ?? Promise.resolve();
-    const app = createApp(ledger, { logger, bodyLimit: options.bodyLimit, publisher });
+    // With readers, the store shows each commit to them a moment before the sequencer
+    // publishes it here, so this process polls the store too.
+    const app = createApp(ledger, {
+      logger,
+      bodyLimit: options.bodyLimit,
+      publisher,
+      pollStore: readerCount > 0,
+    });
     server = newHttpServer(app);
     address = await listen(server, host, port);
     if (readerCount > 0) {

@@ -72,6 +72,11 @@ export class Ledger {
   private ephemerals = { size: -1, byLevel: new Map<number, Uint8Array>() };
   /** Validators by token hash (hex), so that appends do not query the store for each request. */
   private readonly validators = new Map<string, { name: string; expires: number }>();
+  /**
+   * The newest checkpoint pollStore read while sequencing. A commit of the
+   * writer thread reaches other processes a moment before the sequencer publishes it.
+   */
+  private polled: CheckpointRecord | undefined;
 
   private constructor(
     readonly store: Store,
@@ -114,21 +119,27 @@ export class Ledger {
   /** The newest signed checkpoint, or undefined for a log with no entries yet. */
   latestCheckpoint(): CheckpointRecord | undefined {
     const f = this.following;
-    if (!f) return this.sequencer.checkpoint;
-    return f.checkpoint;
+    if (f) return f.checkpoint;
+    const own = this.sequencer.checkpoint;
+    const polled = this.polled;
+    return polled && (!own || polled.size > own.size) ? polled : own;
   }
 
   /**
-   * While following a store that can be polled (SQLite), reads its newest
-   * checkpoint if another process has committed since the last poll. A
-   * server that reads a log another process writes calls this as each
-   * request arrives, so that no answer shows an older checkpoint than one
-   * the writer had already sent when the request was made.
+   * Reads the store's newest checkpoint if another connection has committed
+   * since the last poll (SQLite only). Processes that serve one log file call
+   * this as each request arrives, so that none shows an older checkpoint than
+   * one committed before the request arrived.
    */
   pollStore(): void {
+    const polled = this.store.pollCheckpoint?.();
+    if (!polled) return;
     const f = this.following;
-    const polled = f && this.store.pollCheckpoint?.();
-    if (f && polled && polled.size >= (f.checkpoint?.size ?? 0)) f.checkpoint = polled;
+    if (f) {
+      if (polled.size >= (f.checkpoint?.size ?? 0)) f.checkpoint = polled;
+    } else if (polled.size > (this.polled?.size ?? 0)) {
+      this.polled = polled;
+    }
   }
 
   /** Whether this ledger sequences appends, rather than following another process. */
@@ -145,8 +156,9 @@ export class Ledger {
       this.following.leaderUrl = leaderUrl;
       return;
     }
-    const checkpoint = this.sequencer.checkpoint;
+    const checkpoint = this.latestCheckpoint();
     this.following = { checkpoint, leaderUrl, readMs: 0 };
+    this.polled = undefined;
     await this.sequencer.close();
     this.tiles.forgetEdges();
   }

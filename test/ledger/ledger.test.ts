@@ -99,7 +99,9 @@ describe('ledger', () => {
     const ledger = await open(tempDb());
     const checkpoints = [];
     for (const count of [1, 6, 57, 100, 37]) {
-      checkpoints.push((await ledger.append('tester', decisions(checkpoints.length * 1000, count))).checkpoint);
+      checkpoints.push(
+        (await ledger.append('tester', decisions(checkpoints.length * 1000, count))).checkpoint,
+      );
     }
     // Alternate between sizes, so that proofs at one size follow proofs at another.
     for (let index = 0; index < 201; index++) {
@@ -236,6 +238,41 @@ describe('ledger', () => {
     expect(page.indexedSize).toBe(10);
     expect(page.indexes.length).toBe(10);
     await ledger.close();
+  });
+});
+
+describe('ledger polling its store', () => {
+  it('shows a commit before the sequencer publishes it', async () => {
+    const path = tempDb();
+    // Commits go through a second connection, as with the writer thread. Once
+    // `held` is set, the sequencer hears of a commit only when `release` is called.
+    const real = new SqliteStore(path);
+    const writer = new SqliteStore(path);
+    let held = false;
+    let release = () => {};
+    const store = Object.create(real) as Store;
+    store.commitBatch = async (batch: Batch) => {
+      await writer.commitBatch(batch);
+      if (held) await new Promise<void>((resolve) => (release = resolve));
+    };
+    const ledger = await open(path, store);
+    held = true;
+    const appended = ledger.append('tester', decisions(0, 3));
+    while ((await writer.latestCheckpoint())?.size !== 3) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(ledger.latestCheckpoint()?.size).toBe(0);
+
+    ledger.pollStore();
+    expect(ledger.latestCheckpoint()?.size).toBe(3);
+    const proof = await ledger.inclusionProof(2);
+    expect(proof.checkpoint.size).toBe(3);
+
+    release();
+    expect((await appended).checkpoint.size).toBe(3);
+    expect(ledger.latestCheckpoint()?.size).toBe(3);
+    await ledger.close();
+    await writer.close();
   });
 });
 

@@ -159,6 +159,47 @@ describe('serve --readers', () => {
     expect(await server.exited).toBe(0);
   });
 
+  it('checkpoints never go back across processes', async () => {
+    const { init, server, verifier } = await startWithReaders(2);
+    const end = Date.now() + 4_000;
+    let next = 0;
+    // Large batches keep the sequencing process busy between a commit and its publication.
+    const writer = async () => {
+      while (Date.now() < end) {
+        const batch = Array.from({ length: 100 }, () => decisionJSON(next++));
+        const res = await fetch(`${server.url}/v1/decisions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${init.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ decisions: batch }),
+        });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+    };
+    const processes = new Set<string>();
+    const wentBack: string[] = [];
+    // Each read on a new connection, so that one client reads from every process in turn.
+    const checker = async () => {
+      let newest = { size: 0, process: '' };
+      while (Date.now() < end) {
+        const res = await fetch(`${server.url}/checkpoint`, { headers: { connection: 'close' } });
+        const { size } = openCheckpoint(await res.text(), verifier).checkpoint;
+        processes.add(processOf(res));
+        if (size < newest.size) {
+          wentBack.push(
+            `${newest.size} from ${newest.process}, then ${size} from ${processOf(res)}`,
+          );
+        }
+        if (size > newest.size) newest = { size, process: processOf(res) };
+      }
+    };
+    await Promise.all([writer(), writer(), writer(), checker(), checker(), checker(), checker()]);
+    expect(processes.size).toBe(3);
+    expect(wentBack).toEqual([]);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
   it('reader rejects bad appends identically', async () => {
     const { init, server } = await startWithReaders(1);
     const statuses = new Map<string, Set<string>>();
