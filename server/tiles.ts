@@ -52,7 +52,7 @@ function checkCovered(t: TilePath, size: number): void {
 
 /** Returns the first `width` hashes of a stored tile (tile-layout.ts keeps them first). */
 async function hashTile(ledger: Ledger, t: TilePath): Promise<Uint8Array> {
-  const stored = await ledger.tile(t.level, t.index);
+  const stored = await ledger.tile(t.level, t.index, t.width);
   if (!stored || stored.width < t.width) {
     throw new StorageError(
       'corrupt_store',

@@ -350,9 +350,13 @@ export class Ledger {
     return this.store.readEntries(start, Math.min(end, this.latestSize()));
   }
 
-  /** Returns the stored tile (newest version) at a tile level and index, if it exists. */
-  async tile(level: number, index: number): Promise<StoredTile | undefined> {
-    const found = await this.tiles.readTiles([{ level, index }]);
+  /**
+   * Returns the stored tile (newest version) at a tile level and index, if it
+   * exists. `minWidth` is the width the latest checkpoint needs, which can be
+   * past the sequencer's own when pollStore read a newer commit.
+   */
+  async tile(level: number, index: number, minWidth = 1): Promise<StoredTile | undefined> {
+    const found = await this.tiles.readTiles([{ level, index }], minWidth);
     return found.get(`${level}/${index}`);
   }
 

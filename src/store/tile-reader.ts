@@ -93,12 +93,19 @@ export class TileReader {
     return tiles;
   }
 
-  /** Reads the newest versions of the tiles with the given coordinates, from the cache or the store. */
-  async readTiles(keys: { level: number; index: number }[]): Promise<Map<string, StoredTile>> {
+  /**
+   * Reads the newest versions of the tiles with the given coordinates, from
+   * the cache or the store. A cached tile narrower than `minWidth` is read
+   * again: the store may hold a commit that the sequencer has not recorded yet.
+   */
+  async readTiles(
+    keys: { level: number; index: number }[],
+    minWidth = 1,
+  ): Promise<Map<string, StoredTile>> {
     const found = new Map<string, StoredTile>();
     const missing: { level: number; index: number }[] = [];
     for (const k of keys) {
-      const tile = this.cached(k.level, k.index, 1, true);
+      const tile = this.cached(k.level, k.index, minWidth, true);
       if (tile) found.set(key(k.level, k.index), tile);
       else missing.push(k);
     }

@@ -274,6 +274,37 @@ describe('ledger polling its store', () => {
     await ledger.close();
     await writer.close();
   });
+
+  it('reads tiles of a commit not yet published', async () => {
+    const path = tempDb();
+    // As above: commits on a second connection, whose outcome is held back on request.
+    const real = new SqliteStore(path);
+    const writer = new SqliteStore(path);
+    let held = false;
+    let release = () => {};
+    const store = Object.create(real) as Store;
+    store.commitBatch = async (batch: Batch) => {
+      await writer.commitBatch(batch);
+      if (held) await new Promise<void>((resolve) => (release = resolve));
+    };
+    const ledger = await open(path, store);
+    await ledger.append('tester', decisions(0, 2));
+    held = true;
+    const appended = ledger.append('tester', decisions(2, 3));
+    while ((await writer.latestCheckpoint())?.size !== 5) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    ledger.pollStore();
+    expect(ledger.latestCheckpoint()?.size).toBe(5);
+    // The tile the sequencer last committed is 2 wide, and the checkpoint needs 5.
+    const tile = await ledger.tile(0, 0, 5);
+    expect(tile?.width).toBe(5);
+
+    release();
+    expect((await appended).checkpoint.size).toBe(5);
+    await ledger.close();
+    await writer.close();
+  });
 });
 
 describe('ledger storage faults', () => {
