@@ -149,6 +149,8 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
   const spawn = (reader: number, failures = 0): Promise<void> => {
     const child = fork(READER_SCRIPT, [], { serialization: 'advanced', stdio: 'inherit' });
     children.set(reader, child);
+    // Without a listener, an 'error' event (such as a failed kill) would stop this process.
+    child.on('error', (err) => logger.error({ err, reader }, 'reader process error'));
     let readyMs: number | undefined;
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -159,7 +161,7 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
         if (message.type === 'opened') {
           // The socket goes to a reader only once it can serve: from then on it accepts
           // connections, and one accepted before its handler is in place would hang.
-          child.send({ type: 'listen' } satisfies ToReader, options.server);
+          sendTo(child, { type: 'listen' }, logger, options.server);
         } else if (message.type === 'ready') {
           clearTimeout(timer);
           readyMs = Date.now();
@@ -170,12 +172,12 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
         } else if (message.type === 'append') {
           const { id, validator, decisions, encoded } = message;
           options.ledger.append(validator, decisions, encoded).then(
-            (result) => sendTo(child, { type: 'appended', id, result }),
+            (result) => sendTo(child, { type: 'appended', id, result }, logger),
             (err: unknown) => {
               if (sendable(err).kind === 'internal') {
                 logger.error({ err, reader }, 'append from a reader failed');
               }
-              sendTo(child, { type: 'append-failed', id, error: sendable(err) });
+              sendTo(child, { type: 'append-failed', id, error: sendable(err) }, logger);
             },
           );
         }
@@ -210,13 +212,13 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
       bodyLimit: options.bodyLimit,
       reader,
     };
-    child.send({ type: 'start', config } satisfies ToReader);
+    sendTo(child, { type: 'start', config }, logger);
     return ready;
   };
 
   const stopAll = async () => {
     closing = true;
-    await Promise.all([...children.values()].map(stop));
+    await Promise.all([...children.values()].map((child) => stop(child, logger)));
   };
   try {
     await Promise.all(Array.from({ length: options.count }, (_, i) => spawn(i + 1)));
@@ -227,13 +229,28 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
   return { close: stopAll };
 }
 
-function sendTo(child: ChildProcess, message: ToReader): void {
+/**
+ * Sends a message to a reader. One that exited a moment ago can still look
+ * connected, and the write then fails: the callback takes that error, which
+ * Node would otherwise emit as an 'error' event that stops this process.
+ */
+export function sendTo(
+  child: ChildProcess,
+  message: ToReader,
+  logger: Logger,
+  handle?: Server,
+): void {
   // A reader that has exited has closed its connections, so no response can reach them.
-  if (child.connected) child.send(message);
+  if (!child.connected) return;
+  child.send(message, handle, {}, (err) => {
+    if (err) {
+      logger.warn({ err, pid: child.pid, type: message.type }, 'sending to a reader failed');
+    }
+  });
 }
 
 /** Asks a reader to drain and exit, and kills it if it has not within the timeout. */
-function stop(child: ChildProcess): Promise<void> {
+function stop(child: ChildProcess, logger: Logger): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
@@ -241,6 +258,6 @@ function stop(child: ChildProcess): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-    sendTo(child, { type: 'stop' });
+    sendTo(child, { type: 'stop' }, logger);
   });
 }

@@ -5,16 +5,18 @@
  * die and come back without losing anything.
  */
 import { chmodSync, readdirSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { Agent, get, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/checkpoint.js';
 import { fromHex } from '../../src/encoding.js';
 import { newVerifier } from '../../src/note.js';
 import { verifyConsistency, verifyInclusion } from '../../src/verify.js';
+import { sendTo } from '../../server/readers.js';
 import { CLI, initData, type ServerProcess, startServe } from '../support/cli-server.js';
 import { decisionJSON } from '../support/decisions.js';
 
@@ -387,5 +389,25 @@ describe('serve --readers', () => {
     }
     expect(status).toBe(2);
     expect(stderr).toContain('readers must be a whole number from 0 to 64, got 65');
+  });
+});
+
+describe('sendTo', () => {
+  it('logs a send to a dead reader', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    });
+    await new Promise((resolve) => child.once('spawn', resolve));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    // Block this thread while the child dies, so that its channel still looks connected.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    expect(child.connected).toBe(true);
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    sendTo(child, { type: 'stop' }, logger);
+    await exited;
+    await until('the failed send is logged', () => lines.length > 0);
+    expect(JSON.parse(lines[0]!).msg).toBe('sending to a reader failed');
   });
 });
