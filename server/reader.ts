@@ -23,7 +23,8 @@ import {
 const logger = pino({ base: undefined });
 
 function send(message: FromReader): void {
-  if (process.connected) process.send!(message);
+  // A send fails once the sequencing process has gone; 'disconnect' then stops this reader.
+  if (process.connected) process.send!(message, undefined, {}, () => undefined);
 }
 
 /** Appends waiting for the sequencing process, by message id. */
