@@ -42,7 +42,7 @@ export const FIGURES = [
 ] as const;
 type Figure = (typeof FIGURES)[number];
 
-/** Reader processes of each benchmark server unless --readers says otherwise. */
+/** Reader processes of each benchmark server, unless --readers sets another number. */
 const DEFAULT_READERS = 1;
 /** Leaves of the baseline tree build. */
 const BASELINE_LEAVES = 1_000_000;

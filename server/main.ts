@@ -196,7 +196,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let closing: Promise<void> | undefined;
   const close = async () => {
-    // Readers first: appends they pass on are answered by this process.
+    // Readers first, because this process sequences the appends they pass on.
     await readers?.close();
     await drain(server);
     await stopPublisher();

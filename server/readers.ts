@@ -1,7 +1,7 @@
 /**
  * Reader processes of a SQLite log: `declog serve --readers N` forks N
  * processes that accept connections on the server's own listening socket
- * and answer reads (checkpoints, proofs, entries, search, tiles) from the
+ * and serve reads (checkpoints, proofs, entries, search, tiles) from the
  * same database file, opened read-only. A reader checks, parses and
  * encodes appends itself and passes only their sequencing to the
  * sequencing process, over the IPC channel.
@@ -32,7 +32,7 @@ import type { AppendResult, Ledger } from '../src/ledger.js';
 /** The compiled entry point of a reader process. */
 const READER_SCRIPT = fileURLToPath(new URL('./reader.js', import.meta.url));
 
-/** How long a reader may take to open the log and say it is ready, in ms. */
+/** How long a reader may take to open the log and report that it is ready, in ms. */
 const START_TIMEOUT_MS = 30_000;
 /** How long a stopping reader may drain its connections before it is killed, in ms. */
 const STOP_TIMEOUT_MS = 15_000;
@@ -56,7 +56,7 @@ export interface Appender {
   append(validator: string, decisions: Decision[], encoded: Uint8Array[]): Promise<AppendResult>;
 }
 
-/** What a reader needs to serve the log. */
+/** The settings a reader needs to serve the log. */
 export interface ReaderConfig {
   dataDir: string;
   bodyLimit: number;

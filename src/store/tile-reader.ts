@@ -3,7 +3,7 @@
  * sequencer's restart. Full tiles never change, so they are kept in a
  * bounded first-in, first-out cache; the newest tile of each level is kept as the sequencer
  * last committed it. Partial tiles read from the store are kept too, one per level: a tile's
- * first hashes never change as it grows, so such a tile answers every read within its width,
+ * first hashes never change as it grows, so such a tile serves every read within its width,
  * though a later commit may have widened it.
  */
 import { StorageError } from '../errors.js';

@@ -1,7 +1,7 @@
 /**
  * `declog serve --readers N` on a real SQLite log: reader processes share
  * the port, answer reads from the same file, pass appends to the sequencing
- * process, never show a checkpoint older than an answered append, and stop,
+ * process, never show a checkpoint older than an append's response, and stop,
  * die and come back without losing anything.
  */
 import { chmodSync, readdirSync, readFileSync } from 'node:fs';
@@ -59,7 +59,7 @@ async function until(what: string, check: () => boolean, ms = 10_000): Promise<v
   }
 }
 
-/** The per-process part of an X-Request-Id made by the server: which process answered. */
+/** The per-process part of an X-Request-Id made by the server: the process that responded. */
 function processOf(res: Response): string {
   return res.headers.get('x-request-id')!.split('-')[0]!;
 }
@@ -100,7 +100,7 @@ describe('serve --readers', () => {
     const processes = new Set<string>();
     const receipts = new Map<string, { size: number; root: Uint8Array }>();
     let next = 0;
-    // Writers append; right after each answer a read goes out on another
+    // Writers append; right after each response a read goes out on another
     // connection, to whichever process takes it, and must see that checkpoint.
     const writer = async () => {
       for (let round = 0; round < 15; round++) {
