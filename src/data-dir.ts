@@ -205,7 +205,15 @@ export function lockDataDir(dir: string): () => void {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
       return () => rmSync(path, { force: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        throw new StorageError(
+          'storage_failed',
+          `no ledger in ${dir}: the folder does not exist; run declog init --data ${dir} first`,
+          { cause: err },
+        );
+      }
+      if (code !== 'EEXIST') throw err;
     }
     const pid = Number(readFileSync(path, 'utf8').trim());
     if (Number.isInteger(pid) && pid > 0 && processRuns(pid)) {

@@ -59,6 +59,11 @@ describe('data folder', () => {
     lockDataDir(dir)();
   });
 
+  it('names a missing folder when locking', () => {
+    const dir = join(tempDir(), 'missing');
+    expect(() => lockDataDir(dir)).toThrow(`no ledger in ${dir}: the folder does not exist`);
+  });
+
   it('takes over a lock of a dead process', async () => {
     const dir = tempDir();
     await initDataDir(dir, 'test.example/log');
