@@ -10,7 +10,7 @@
 // one machine the generator takes 0.04 to 0.2 cores (wrk) or 0.1 to 0.9 cores
 // (node:http) from the server it measures.
 import { Agent, request as httpRequest } from 'node:http';
-import { cpuSecondsOf, treeCpuSecondsOf } from './machine.js';
+import { cpuSecondsOf, sumOverProcessTree } from './machine.js';
 import {
   renderRequest,
   type RequestSpec,
@@ -128,7 +128,7 @@ function markCpu(serverPid: number | undefined, clientPid?: number): CpuMark {
   } else {
     client = cpuSecondsOf(clientPid);
   }
-  const server = serverPid === undefined ? undefined : treeCpuSecondsOf(serverPid);
+  const server = serverPid === undefined ? undefined : sumOverProcessTree(serverPid, cpuSecondsOf);
   return { at: performance.now(), client, server };
 }
 

@@ -53,16 +53,16 @@ export function rssOf(pid: number): number {
 /** Clock ticks per second of the times in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
 
-/** Returns the CPU time (user + system) that a process has used so far, in seconds. */
-/** Returns the IDs of the live child processes of a process, read from /proc. */
+/** Returns the IDs of the live child processes of a process (zombies excluded), read from /proc. */
 export function childPids(pid: number): number[] {
   const found: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the command name, which is in parentheses: the state, then the parent's ID.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid) found.push(Number(name));
+      if (Number(fields[1]) === pid && fields[0] !== 'Z') found.push(Number(name));
     } catch {
       // The process exited while being read.
     }
@@ -70,19 +70,23 @@ export function childPids(pid: number): number[] {
   return found;
 }
 
-/** Returns the CPU seconds of a process and its live children, such as a server's readers. */
-export function treeCpuSecondsOf(pid: number): number {
-  let seconds = cpuSecondsOf(pid);
+/**
+ * Returns `measure` summed over a process and its live children, such as a
+ * server and its reader processes.
+ */
+export function sumOverProcessTree(pid: number, measure: (pid: number) => number): number {
+  let total = measure(pid);
   for (const child of childPids(pid)) {
     try {
-      seconds += cpuSecondsOf(child);
+      total += measure(child);
     } catch {
       // The child exited between the listing and the read.
     }
   }
-  return seconds;
+  return total;
 }
 
+/** Returns the CPU time (user + system) that a process has used so far, in seconds. */
 export function cpuSecondsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may contain spaces.

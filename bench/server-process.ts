@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { trackChild } from './cleanup.js';
-import { childPids, rssOf } from './machine.js';
+import { rssOf, sumOverProcessTree } from './machine.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const SERVE_CHILD = fileURLToPath(new URL('./serve-child.js', import.meta.url));
@@ -54,19 +54,6 @@ function serverArgs(dataDir: string, options: ServerProcessOptions): string[] {
     server.push('--readers', String(options.readers));
   }
   return [...profile, ...server];
-}
-
-/** Returns the resident set size of a process and its live children, such as a server's readers. */
-function treeRssOf(pid: number): number {
-  let bytes = rssOf(pid);
-  for (const child of childPids(pid)) {
-    try {
-      bytes += rssOf(child);
-    } catch {
-      // The child exited between the listing and the read.
-    }
-  }
-  return bytes;
 }
 
 /** Resolves with the URL of the first `listening` line the child prints on stdout. */
@@ -150,7 +137,7 @@ export async function startServerProcess(
     pid: child.pid!,
     command: ['node', ...args].join(' '),
     errorLines: () => [...errors],
-    rssBytes: () => treeRssOf(child.pid!),
+    rssBytes: () => sumOverProcessTree(child.pid!, rssOf),
     stop,
   };
 }

@@ -12,7 +12,7 @@ import type { AppEnv } from './env.js';
 /** How long an idle keep-alive connection stays open, in ms. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-/** Returns a server, not yet listening, that answers requests with the app. */
+/** Returns a server, not yet listening, that handles requests with the app. */
 export function newHttpServer(app: Hono<AppEnv>): Server {
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   // Idle keep-alive connections outlive the clients' own idle timeouts (4 s for

@@ -6,10 +6,10 @@
  * encodes appends itself and passes only their sequencing to the
  * sequencing process, over the IPC channel.
  *
- * A reader reads the newest checkpoint from the file before each request
- * that uses it (SQLite's data_version tells when another connection has
- * committed), so it never shows an older checkpoint than the one in a
- * response to an append that was sent before the request.
+ * Every process polls the file for a newer checkpoint as each request
+ * arrives, using SQLite's data_version, which changes when another
+ * connection commits. So no process shows an older checkpoint than one that
+ * a client received from any process before it sent the request.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -174,10 +174,11 @@ export async function startReaders(options: ReaderOptions): Promise<Readers> {
           options.ledger.append(validator, decisions, encoded).then(
             (result) => sendTo(child, { type: 'appended', id, result }, logger),
             (err: unknown) => {
-              if (sendable(err).kind === 'internal') {
+              const error = sendable(err);
+              if (error.kind === 'internal') {
                 logger.error({ err, reader }, 'append from a reader failed');
               }
-              sendTo(child, { type: 'append-failed', id, error: sendable(err) }, logger);
+              sendTo(child, { type: 'append-failed', id, error }, logger);
             },
           );
         }

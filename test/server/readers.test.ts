@@ -1,10 +1,10 @@
 /**
  * `declog serve --readers N` on a real SQLite log: reader processes share
- * the port, answer reads from the same file, pass appends to the sequencing
+ * the port, serve reads from the same file, pass appends to the sequencing
  * process, never show a checkpoint older than an append's response, and stop,
  * die and come back without losing anything.
  */
-import { chmodSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { Agent, get, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { childPids } from '../../bench/machine.js';
 import { openCheckpoint } from '../../src/checkpoint.js';
 import { fromHex } from '../../src/encoding.js';
 import { newVerifier } from '../../src/note.js';
@@ -24,23 +25,6 @@ const servers: ServerProcess[] = [];
 afterAll(() => {
   for (const s of servers) s.child.kill('SIGKILL');
 });
-
-/** Process IDs of the live children of a process, read from /proc. */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // Fields after the command name, which is in parentheses: state, then the parent's ID.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid && fields[0] !== 'Z') found.push(Number(name));
-    } catch {
-      // The process exited while being read.
-    }
-  }
-  return found;
-}
 
 function alive(pid: number): boolean {
   try {
@@ -59,7 +43,7 @@ async function until(what: string, check: () => boolean, ms = 10_000): Promise<v
   }
 }
 
-/** The per-process part of an X-Request-Id made by the server: the process that responded. */
+/** Returns the per-process part of a server-made X-Request-Id, which names the process that responded. */
 function processOf(res: Response): string {
   return res.headers.get('x-request-id')!.split('-')[0]!;
 }
@@ -96,7 +80,7 @@ async function startWithReaders(count: number) {
 describe('serve --readers', () => {
   it('every process serves fresh reads', async () => {
     const { init, server, verifier } = await startWithReaders(2);
-    expect(childrenOf(server.child.pid!)).toHaveLength(2);
+    expect(childPids(server.child.pid!)).toHaveLength(2);
     const processes = new Set<string>();
     const receipts = new Map<string, { size: number; root: Uint8Array }>();
     let next = 0;
@@ -152,7 +136,7 @@ describe('serve --readers', () => {
     const proof = body.consistency_proof.map((h: string) => fromHex(h));
     verifyConsistency(first.size, latest.size, proof, first.root, latest.root);
 
-    // Search and entries answer from any process too.
+    // Any process serves search and entries too.
     for (let i = 0; i < 10; i++) {
       const entry = (await (await fetch(`${server.url}/v1/entries/${i}`)).json()) as any;
       expect(entry.index).toBe(i);
@@ -215,7 +199,7 @@ describe('serve --readers', () => {
     const auth = { authorization: `Bearer ${init.token}`, 'content-type': 'application/json' };
     const seen = new Set<string>();
     for (let i = 0; i < 24; i++) {
-      // Each request on a new connection, so both processes answer each kind.
+      // Each request on a new connection, so that both processes respond to each kind.
       const headers = { connection: 'close' };
       seen.add(await send('no token', { headers, body: '{}' }));
       seen.add(await send('bad token', { headers: { ...headers, authorization: 'Bearer x' } }));
@@ -289,13 +273,13 @@ describe('serve --readers', () => {
 
   it('restarts a killed reader, stops with server', async () => {
     const { init, server } = await startWithReaders(2);
-    const [victim] = childrenOf(server.child.pid!);
+    const [victim] = childPids(server.child.pid!);
     process.kill(victim!, 'SIGKILL');
     await until('a new reader runs', () => {
-      const now = childrenOf(server.child.pid!);
+      const now = childPids(server.child.pid!);
       return now.length === 2 && !now.includes(victim!);
     });
-    const readers = childrenOf(server.child.pid!);
+    const readers = childPids(server.child.pid!);
     // Every connection is answered while and after the reader restarts.
     for (let i = 0; i < 20; i++) {
       const res = await fetch(`${server.url}/v1/decisions`, {
@@ -325,7 +309,7 @@ describe('serve --readers', () => {
     });
     // A key file that others can read stops every new reader at startup.
     chmodSync(join(dir, 'log.key'), 0o644);
-    process.kill(childrenOf(server.child.pid!)[0]!, 'SIGKILL');
+    process.kill(childPids(server.child.pid!)[0]!, 'SIGKILL');
     await until('three restarts failed', () => delays.length >= 3, 20_000);
     expect(delays.slice(0, 3)).toEqual([1000, 2000, 4000]);
     chmodSync(join(dir, 'log.key'), 0o600);
@@ -335,7 +319,7 @@ describe('serve --readers', () => {
 
   it('readers exit with the sequencer', async () => {
     const { server } = await startWithReaders(2);
-    const readers = childrenOf(server.child.pid!);
+    const readers = childPids(server.child.pid!);
     expect(readers).toHaveLength(2);
     // Idle keep-alive connections do not keep a reader alive.
     const agents = await holdIdleConnections(server.url);
