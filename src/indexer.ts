@@ -13,11 +13,19 @@ import type { IndexRow, Store } from './store/store.js';
 const CATCH_UP_CHUNK = 1024;
 
 /**
- * Pause between two index transactions, in ms. SQLite's busy handler polls,
- * so a writer that re-took the lock at once could starve the sequencer's
- * commits until their busy timeout; the pause lets a waiting commit in.
+ * Default pause between two index transactions, in ms. SQLite's busy handler
+ * polls, so a writer that re-took the lock at once could starve the
+ * sequencer's commits until their busy timeout. The pause lets a waiting
+ * commit in.
  */
 const YIELD_MS = 2;
+
+/**
+ * Default bound on the rows of committed entries held for the index. Past
+ * it, rows are dropped and later decoded from the log, so an index that
+ * falls behind a long burst of appends costs no more memory.
+ */
+const MAX_PENDING_ROWS = 50_000;
 
 /** Returns the search index row of one logged decision. */
 export function indexRow(index: number, hash: Uint8Array, d: Decision): IndexRow {
@@ -55,13 +63,27 @@ export interface IndexerOptions {
    * faster than 100 at a time.
    */
   gatherMs?: number;
+  /** Maximum rows in one index transaction (default: every row at hand). */
+  maxRows?: number;
+  /** Maximum rows held until they are indexed (default 50,000). Later ones are decoded from the log. */
+  maxPendingRows?: number;
+  /**
+   * Pause between two index transactions, in ms (default 2). With 0 the next
+   * one starts after the events already due, such as a waiting commit.
+   */
+  yieldMs?: number;
 }
 
 export class Indexer implements SearchIndexer {
+  /** Rows of committed entries not yet indexed, in index order, from `head` on. */
   private pending: IndexRow[] = [];
+  private head = 0;
   private running: Promise<void> | undefined;
   private target = 0;
   private readonly gatherMs: number;
+  private readonly maxRows: number;
+  private readonly yieldMs: number;
+  private readonly maxPendingRows: number;
 
   constructor(
     private readonly store: Store,
@@ -69,11 +91,17 @@ export class Indexer implements SearchIndexer {
     options: IndexerOptions = {},
   ) {
     this.gatherMs = options.gatherMs ?? 0;
+    this.maxRows = options.maxRows ?? Infinity;
+    this.yieldMs = options.yieldMs ?? YIELD_MS;
+    this.maxPendingRows = options.maxPendingRows ?? MAX_PENDING_ROWS;
   }
 
   /** Queues the rows of a commit that made the tree `size` entries long. */
   add(rows: IndexRow[], size: number): void {
-    for (const row of rows) this.pending.push(row);
+    // Rows past the bound are decoded from the log when the index reaches them.
+    if (this.pending.length - this.head + rows.length <= this.maxPendingRows) {
+      for (const row of rows) this.pending.push(row);
+    }
     this.catchUp(size);
   }
 
@@ -113,27 +141,39 @@ export class Indexer implements SearchIndexer {
       const end = indexed + batch.length;
       await this.store.addIndexRows(batch, end);
       indexed = end;
-      if (indexed < this.target) await new Promise((resolve) => setTimeout(resolve, YIELD_MS));
+      if (indexed < this.target) {
+        await new Promise((resolve) =>
+          this.yieldMs > 0 ? setTimeout(resolve, this.yieldMs) : setImmediate(resolve),
+        );
+      }
     }
   }
 
   /** Takes queued rows that continue the index exactly at `indexed`; drops older ones. */
   private takePending(indexed: number): IndexRow[] {
-    const start = this.pending.findIndex((row) => row.index >= indexed);
-    if (start < 0) {
+    const pending = this.pending;
+    while (this.head < pending.length && pending[this.head]!.index < indexed) this.head++;
+    if (this.head === pending.length) {
       this.pending = [];
+      this.head = 0;
       return [];
     }
-    if (this.pending[start]!.index !== indexed) return [];
+    const start = this.head;
+    if (pending[start]!.index !== indexed) return [];
+    const last = Math.min(pending.length, start + this.maxRows);
     let end = start;
-    while (end < this.pending.length && this.pending[end]!.index === indexed + (end - start)) end++;
-    const rows = this.pending.slice(start, end);
-    this.pending = this.pending.slice(end);
+    while (end < last && pending[end]!.index === indexed + (end - start)) end++;
+    this.head = end;
+    const rows = pending.slice(start, end);
+    if (this.head * 2 > pending.length) {
+      this.pending = pending.slice(this.head);
+      this.head = 0;
+    }
     return rows;
   }
 
   private async decodeFromLog(indexed: number): Promise<IndexRow[]> {
-    const end = Math.min(this.target, indexed + CATCH_UP_CHUNK);
+    const end = Math.min(this.target, indexed + Math.min(CATCH_UP_CHUNK, this.maxRows));
     const entries = await this.store.readEntries(indexed, end);
     if (entries.length === 0) {
       throw new StorageError(

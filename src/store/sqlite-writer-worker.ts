@@ -32,7 +32,16 @@ const reportTo = {
 };
 /** The index may lag the log by this much, so that a transaction covers the rows of several commits. */
 const INDEX_GATHER_MS = 100;
-const indexer = new Indexer(store, reportTo as never, { gatherMs: INDEX_GATHER_MS });
+/**
+ * Rows per index transaction. Between two, the commits that arrived meanwhile
+ * go first, so a commit waits for at most one of them.
+ */
+const INDEX_ROWS = 500;
+const indexer = new Indexer(store, reportTo as never, {
+  gatherMs: INDEX_GATHER_MS,
+  maxRows: INDEX_ROWS,
+  yieldMs: 0,
+});
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

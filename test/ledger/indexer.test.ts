@@ -1,7 +1,7 @@
 /**
  * The search indexer gathers the rows of several commits into one index
- * transaction when given a gathering time, and still reaches every size it
- * is asked for.
+ * transaction when given a gathering time, splits them at a row bound,
+ * holds a bounded number of rows, and still reaches every size it is asked for.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ afterEach(() => {
 });
 
 /** Opens a real SQLite store that records the size of each index transaction. */
-function countingStore(): { store: Store; transactions: number[] } {
+function countingStore(): { store: Store; real: SqliteStore; transactions: number[] } {
   const dir = mkdtempSync(join(tmpdir(), 'declog-indexer-'));
   dirs.push(dir);
   const real = new SqliteStore(join(dir, 'declog.db'));
@@ -31,7 +31,7 @@ function countingStore(): { store: Store; transactions: number[] } {
     transactions.push(rows.length);
     await real.addIndexRows(rows, newSize);
   };
-  return { store, transactions };
+  return { store, real, transactions };
 }
 
 function rowsOf(from: number, count: number): IndexRow[] {
@@ -63,6 +63,43 @@ describe('indexer', () => {
     expect(await store.indexedSize()).toBe(9);
     const page = await store.search({ equals: {}, limit: 100 });
     expect(page.indexes).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    await store.close();
+  });
+
+  it('splits gathered rows into transactions of at most maxRows', async () => {
+    const { store, transactions } = countingStore();
+    const indexer = new Indexer(store, undefined, { gatherMs: 50, maxRows: 4, yieldMs: 0 });
+    indexer.add(rowsOf(0, 3), 3);
+    indexer.add(rowsOf(3, 2), 5);
+    indexer.add(rowsOf(5, 4), 9);
+    await indexer.idle();
+    expect(transactions).toEqual([4, 4, 1]);
+    const page = await store.search({ equals: {}, limit: 100 });
+    expect(page.indexes).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    await store.close();
+  });
+
+  it('decodes from the log the rows it could not hold', async () => {
+    const { store, real, transactions } = countingStore();
+    const logged = decisions(0, 9);
+    await real.commitBatch({
+      prevSize: 0,
+      entries: logged.map((d, i) => ({ index: i, data: encodeDecision(d), validator: 'v', id: d.id })),
+      tiles: [],
+      checkpoint: { size: 9, root: new Uint8Array(32), note: 'test\n', createdMs: 0 },
+    });
+    const indexer = new Indexer(store, undefined, { gatherMs: 50, maxPendingRows: 4 });
+    indexer.add(rowsOf(0, 3), 3);
+    indexer.add(rowsOf(3, 2), 5);
+    indexer.add(rowsOf(5, 4), 9);
+    await indexer.idle();
+    // Rows 0 to 2 were held; 3 to 8 came from the entries.
+    expect(transactions).toEqual([3, 6]);
+    for (const [i, d] of logged.entries()) {
+      const page = await store.search({ equals: { kid: d.kid }, limit: 100 });
+      expect(page.indexes).toContain(i);
+      expect(await store.indexOfLeafHash(leafHash(encodeDecision(d)))).toBe(i);
+    }
     await store.close();
   });
 });
