@@ -170,8 +170,8 @@ export async function openDataDir(
       `the key in ${join(dir, SIGNER_KEY_FILE)} is named ${signer.name} but the log's origin is ${origin}`,
     );
   }
-  // A SQLite store with a writer thread also indexes there; otherwise indexing runs inline.
-  const thread = store instanceof SqliteStore ? store.writerThread : undefined;
+  // A SQLite store with worker threads indexes on its index thread; otherwise indexing runs inline.
+  const thread = store instanceof SqliteStore ? store.indexThread : undefined;
   const indexer =
     options.indexer ??
     (thread

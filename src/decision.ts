@@ -244,6 +244,31 @@ export function decodeDecision(bytes: Uint8Array): Decision {
 }
 
 /**
+ * Decodes an entry that the ledger wrote and checked when it was appended,
+ * without decodeDecision's scan, schema checks and canonical re-encoding:
+ * for rebuilding the search index from the log. Throws InputError
+ * 'malformed_cbor' when the bytes are not one CBOR map.
+ */
+export function decodeLoggedDecision(bytes: Uint8Array): Decision {
+  let item: unknown;
+  try {
+    item = entryDecoder.decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw new InputError('malformed_cbor', `malformed CBOR entry: ${detail}`, { cause });
+  }
+  if (!(item instanceof Map)) {
+    throw new InputError('malformed_cbor', `CBOR entry must be a map, got ${describe(item)}`);
+  }
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of item) {
+    // Times past 2^32 - 1 are written as 64-bit integers, which decode as bigint.
+    if (typeof key === 'string') fields[key] = typeof value === 'bigint' ? Number(value) : value;
+  }
+  return fields as unknown as Decision;
+}
+
+/**
  * Decodes an application/cbor request body: one decision map, or a map
  * {"decisions": [maps]}. Trailing bytes, duplicate map keys, tags other than
  * 64, indefinite lengths and anything cbor-x cannot decode raise InputError

@@ -93,7 +93,10 @@ export class Ledger {
 
   private newSequencer(): Sequencer {
     const { store, tiles, signer, origin, options } = this;
-    const sequencer = new Sequencer(store, tiles, signer, origin, options);
+    const sequencer = new Sequencer(store, tiles, signer, origin, {
+      ...options,
+      indexRows: this.indexer.wantsRows,
+    });
     sequencer.onCommit = (rows, size) => this.indexer.add(rows, size);
     return sequencer;
   }
@@ -112,7 +115,11 @@ export class Ledger {
       return ledger;
     }
     await ledger.sequencer.load();
-    await ledger.indexer.catchUp(ledger.sequencer.checkpoint?.size ?? 0);
+    // The index catches up in the background: a new or cleared one is rebuilt
+    // from the whole log, and search results report the size it covers.
+    ledger.indexer
+      .catchUp(ledger.sequencer.checkpoint?.size ?? 0)
+      .catch((err) => options.logger?.error({ err }, 'search indexing failed'));
     return ledger;
   }
 
@@ -170,7 +177,9 @@ export class Ledger {
     await sequencer.load();
     this.sequencer = sequencer;
     this.following = undefined;
-    void this.indexer.catchUp(sequencer.checkpoint?.size ?? 0);
+    this.indexer
+      .catchUp(sequencer.checkpoint?.size ?? 0)
+      .catch((err) => this.logger?.error({ err }, 'search indexing failed'));
   }
 
   /** While following, reads the newest checkpoint from the store (at most every 100 ms unless forced). */

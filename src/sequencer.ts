@@ -39,6 +39,11 @@ export interface SequencerOptions {
    * gather for the batch after. Other stores take one batch at a time.
    */
   maxPendingCommits?: number;
+  /**
+   * Build the search index rows of each batch for onCommit (default true).
+   * An indexer that decodes the committed entries itself does not need them.
+   */
+  indexRows?: boolean;
   logger?: Logger;
   now?: () => number;
 }
@@ -114,7 +119,7 @@ export class Sequencer {
   private readonly maxWaitMs: number;
   private readonly maxPending: number;
   private readonly now: () => number;
-  /** Called after each commit with the index rows of its new entries. */
+  /** Called after each commit that appended entries, with their index rows unless indexRows is false. */
   onCommit: ((rows: IndexRow[], size: number) => void) | undefined;
 
   constructor(
@@ -352,8 +357,7 @@ export class Sequencer {
     for (const [i, p] of batch.entries()) {
       p.resolve({ checkpoint, entries: built.placements[i]! });
     }
-    const rows = built.batch.indexRows!;
-    if (rows.length > 0) this.onCommit?.(rows, checkpoint.size);
+    if (built.appended > 0) this.onCommit?.(built.batch.indexRows ?? [], checkpoint.size);
   }
 
   private rejectAll(batch: Pending[], err: unknown): void {
@@ -391,21 +395,32 @@ export class Sequencer {
     const touched = new Map<string, StoredTile>();
     const entries: EntryRecord[] = [];
     const rows: IndexRow[] = [];
+    const withRows = this.options.indexRows ?? true;
     for (const [i, p] of batch.entries()) {
       for (const [j, placed] of placements[i]!.entries()) {
         if (placed.duplicate) continue;
         const decision = p.decisions[j]!;
-        entries.push({ index: placed.index, data: p.entries[j]!, validator: p.validator, id: decision.id });
+        entries.push({
+          index: placed.index,
+          data: p.entries[j]!,
+          validator: p.validator,
+          id: decision.id,
+        });
         range.append(placed.leafHash, (level, index, hash) =>
           this.writeNode(state, touched, level, index, hash),
         );
-        rows.push(indexRow(placed.index, placed.leafHash, decision));
+        if (withRows) rows.push(indexRow(placed.index, placed.leafHash, decision));
       }
     }
     let checkpoint = state.checkpoint;
     if (entries.length > 0 || !checkpoint) {
       const root = range.root();
-      const text = formatCheckpoint({ origin: this.origin, size: range.size, root, extensions: [] });
+      const text = formatCheckpoint({
+        origin: this.origin,
+        size: range.size,
+        root,
+        extensions: [],
+      });
       checkpoint = {
         size: range.size,
         root,
@@ -420,7 +435,7 @@ export class Sequencer {
       if (!edge || edge.index <= tile.index) edges.set(tile.level, tile);
     }
     return {
-      batch: { prevSize, entries, tiles, checkpoint, indexRows: rows },
+      batch: { prevSize, entries, tiles, checkpoint, indexRows: withRows ? rows : undefined },
       state: { range, edges, checkpoint },
       placements,
       appended: entries.length,

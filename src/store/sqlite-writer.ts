@@ -1,39 +1,44 @@
 /**
- * Writes a SQLite log on a worker thread. better-sqlite3 is synchronous, so
- * a commit on the main thread would block the event loop for its fsync; on a
- * worker, requests keep arriving and queue for the next batch while the
- * previous one is made durable, which is what makes group commit pay off.
- * The same thread fills the search index between commits, so the database
- * has one writing connection and commits never wait on index locks.
+ * The worker threads of a SQLite log. better-sqlite3 is synchronous, so a
+ * commit on the main thread would block the event loop for its fsync. With
+ * the writer thread, requests keep arriving and queue for the next batch
+ * while the previous one is made durable, which is what makes group commit
+ * pay off. The index thread fills the search database, in a file of its own, so
+ * that its many page writes never delay a commit.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StorageError } from '../errors.js';
 import type { Batch } from './store.js';
-import type { WriterReply } from './sqlite-writer-worker.js';
+import type { IndexReply, IndexRequest } from './sqlite-index-worker.js';
+import type { WriterReply, WriterRequest } from './sqlite-writer-worker.js';
 
-const WORKER_SCRIPT = fileURLToPath(new URL('./sqlite-writer-worker.js', import.meta.url));
+const WRITER_SCRIPT = fileURLToPath(new URL('./sqlite-writer-worker.js', import.meta.url));
+const INDEX_SCRIPT = fileURLToPath(new URL('./sqlite-index-worker.js', import.meta.url));
 
-/** Returns whether the compiled worker script exists (it does not when running from TypeScript sources). */
+/** Returns whether the compiled worker scripts exist (they do not when running from TypeScript sources). */
 export function writerThreadAvailable(): boolean {
-  return existsSync(WORKER_SCRIPT);
+  return existsSync(WRITER_SCRIPT) && existsSync(INDEX_SCRIPT);
 }
 
-type Waiter = { resolve: (reply: WriterReply) => void; reject: (e: unknown) => void };
+type Waiter<R> = { resolve: (reply: R) => void; reject: (e: unknown) => void };
+type Body<T> = T extends { id: number } ? Omit<T, 'id'> : never;
 
-export class SqliteWriterThread {
+/** A worker thread that replies to each request carrying an `id` with a reply of the same `id`. */
+class WorkerChannel<
+  Request extends { type: string },
+  Reply extends { id?: number; error?: string },
+> {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, Waiter>();
+  private readonly pending = new Map<number, Waiter<Reply>>();
   private nextId = 0;
   private failure: StorageError | undefined;
-  /** Receives failures of background indexing, for the log. */
-  onIndexError: ((message: string) => void) | undefined;
 
-  constructor(path: string) {
-    this.worker = new Worker(WORKER_SCRIPT, { workerData: { path } });
-    this.worker.on('message', (reply: WriterReply) => {
-      if (reply.indexError !== undefined) this.onIndexError?.(reply.indexError);
+  constructor(script: string, path: string, name: string, onReply?: (reply: Reply) => void) {
+    this.worker = new Worker(script, { workerData: { path } });
+    this.worker.on('message', (reply: Reply) => {
+      onReply?.(reply);
       if (reply.id === undefined) return;
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
@@ -41,7 +46,7 @@ export class SqliteWriterThread {
       else waiter?.reject(new StorageError('storage_failed', reply.error));
     });
     const fail = (why: string) => {
-      this.failure = new StorageError('storage_failed', `SQLite writer thread for ${path} ${why}`);
+      this.failure = new StorageError('storage_failed', `SQLite ${name} thread for ${path} ${why}`);
       for (const waiter of this.pending.values()) waiter.reject(this.failure);
       this.pending.clear();
     };
@@ -49,32 +54,73 @@ export class SqliteWriterThread {
     this.worker.on('exit', (code) => fail(`exited with code ${code}`));
   }
 
-  private request(
-    body: { type: 'commit'; batch: Batch } | { type: 'index'; size: number } | { type: 'close' },
-  ) {
+  request(body: Body<Request>): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    return new Promise<WriterReply>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, ...body });
     });
   }
 
+  /** Sends a request that gets no reply; dropped once the thread has failed. */
+  post(request: Request): void {
+    if (!this.failure) this.worker.postMessage(request);
+  }
+
+  /** Sends the close request and resolves once the thread has exited. */
+  async close(body: Body<Request>): Promise<void> {
+    if (this.failure) return;
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    await this.request(body).catch(() => undefined);
+    await exited;
+  }
+}
+
+/** The thread that commits batches of a SQLite log, in the order they are sent. */
+export class SqliteWriterThread {
+  private readonly channel: WorkerChannel<WriterRequest, WriterReply>;
+
+  constructor(path: string) {
+    this.channel = new WorkerChannel(WRITER_SCRIPT, path, 'writer');
+  }
+
   /** Commits a batch on the worker; resolves once it is durable. */
   async commit(batch: Batch): Promise<void> {
-    await this.request({ type: 'commit', batch });
+    // The writer needs no search rows: the index thread reads the entries itself.
+    const { indexRows: _, ...sent } = batch;
+    await this.channel.request({ type: 'commit', batch: sent });
+  }
+
+  close(): Promise<void> {
+    return this.channel.close({ type: 'close' });
+  }
+}
+
+/** The thread that fills the search database of a SQLite log from its committed entries. */
+export class SqliteIndexThread {
+  private readonly channel: WorkerChannel<IndexRequest, IndexReply>;
+  /** Receives failures of background indexing, for the log. */
+  onIndexError: ((message: string) => void) | undefined;
+
+  constructor(path: string) {
+    this.channel = new WorkerChannel(INDEX_SCRIPT, path, 'index', (reply) => {
+      if (reply.indexError !== undefined) this.onIndexError?.(reply.indexError);
+    });
+  }
+
+  /** Tells the thread that the log has `size` entries, without waiting. */
+  notify(size: number): void {
+    this.channel.post({ type: 'notify', size });
   }
 
   /** Indexes the log up to `size` entries; resolves with the size the index covers. */
   async indexTo(size: number): Promise<number> {
-    return (await this.request({ type: 'index', size })).indexed ?? 0;
+    return (await this.channel.request({ type: 'index', size })).indexed ?? 0;
   }
 
-  /** Finishes indexing and closes the worker's connection. */
-  async close(): Promise<void> {
-    if (this.failure) return;
-    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
-    await this.request({ type: 'close' }).catch(() => undefined);
-    await exited;
+  /** Stops indexing within a few seconds and closes the thread's connections. */
+  close(): Promise<void> {
+    return this.channel.close({ type: 'close' });
   }
 }

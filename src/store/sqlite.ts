@@ -14,8 +14,11 @@ import type {
   StoredTile,
   Validator,
 } from './store.js';
-import { SEARCH_FIELDS } from './store.js';
-import { SqliteWriterThread } from './sqlite-writer.js';
+import { bytesEqual } from '../encoding.js';
+import { leafHash } from '../hash.js';
+import { applyMigrations } from './sqlite-migrate.js';
+import { SqliteSearchIndex, searchPathOf } from './sqlite-search.js';
+import { SqliteIndexThread, SqliteWriterThread } from './sqlite-writer.js';
 
 /** Schema versions, applied in order; PRAGMA user_version is the last applied. */
 const MIGRATIONS: string[] = [
@@ -67,43 +70,24 @@ const MIGRATIONS: string[] = [
   CREATE INDEX search_by_time ON search (time, idx);
   CREATE INDEX search_by_leaf_hash ON search (leaf_hash);
   `,
-  // Leaf hashes land at random places in their index, so once it outgrows the
-  // page cache most inserts dirty a page of their own. An index of their first
-  // 8 bytes fits about 3 times more keys in a page: 1M search rows went in 1.3
-  // times faster. Lookups compare the whole hash.
+  // The search index moved to a database of its own (sqlite-search.ts), which the
+  // index thread rebuilds from the entries.
   `
-  DROP INDEX search_by_leaf_hash;
-  CREATE INDEX search_by_leaf_prefix ON search (substr(leaf_hash, 1, 8));
+  DROP TABLE search;
+  DELETE FROM meta WHERE key = 'indexed_size';
   `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Page cache of each connection, in KiB (SQLite's default is 2 MiB). The
- * unique decision ID index and the leaf hash index take inserts at random
- * places, and once they outgrow the cache every insert reads pages back:
- * 500,000 search rows went in 1.5 to 2 times faster with 32 MiB. A store
- * has at most four connections, so this bounds their caches at 128 MiB.
+ * Default page cache of a log connection, in KiB (SQLite's default is 2 MiB).
+ * The unique decision ID index takes inserts at random places, and once it
+ * outgrows the cache every insert reads pages back. A process has three log
+ * connections (main thread, writer thread, index thread) and two search
+ * connections of the same size, so their caches stay under 160 MiB.
  */
 const CACHE_KIB = 32 * 1024;
-
-/** Applies the migrations a database lacks; refuses a database newer than this code. */
-function migrate(db: Database.Database, path: string): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new StorageError(
-      'schema_too_new',
-      `database ${path} has schema version ${current}, newer than ${MIGRATIONS.length} supported here: upgrade declog`,
-    );
-  }
-  for (let version = current; version < MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
-}
 
 function toBytes(value: unknown): Uint8Array {
   const buf = value as Buffer;
@@ -118,8 +102,15 @@ export interface SqliteStoreOptions {
   /** Open an existing database only (the default creates one). */
   mustExist?: boolean;
   readonly?: boolean;
-  /** Commit batches on a worker thread, so the caller's event loop never waits for an fsync. */
+  /**
+   * Commit batches on a worker thread, so the caller's event loop never waits
+   * for an fsync, and fill the search index on another.
+   */
   writerThread?: boolean;
+  /** Open the search database beside the log's (default true). */
+  searchIndex?: boolean;
+  /** Page cache of the log connection, in KiB (default 32 MiB). */
+  cacheKiB?: number;
 }
 
 export class SqliteStore implements Store {
@@ -127,17 +118,16 @@ export class SqliteStore implements Store {
   /** One connection (or the one writer thread) applies commits in the order they are made. */
   readonly orderedCommits = true;
   private readonly db: Database.Database;
-  /** A second connection for the search index, which is rebuilt from the log after a crash,
-   * so it runs with synchronous=NORMAL and its commits do not wait for an fsync. */
-  private readonly indexDb: Database.Database;
   private readonly statements;
+  private readonly searchIndex: SqliteSearchIndex | undefined;
   private readonly writer: SqliteWriterThread | undefined;
+  private readonly indexer: SqliteIndexThread | undefined;
   /** The data version at the last pollCheckpoint. */
   private seenDataVersion: number | undefined;
 
-  /** The thread that commits batches and fills the search index, when writerThread is set. */
-  get writerThread(): SqliteWriterThread | undefined {
-    return this.writer;
+  /** The thread that fills the search index, when writerThread is set. */
+  get indexThread(): SqliteIndexThread | undefined {
+    return this.indexer;
   }
 
   constructor(
@@ -154,19 +144,44 @@ export class SqliteStore implements Store {
         cause,
       });
     }
-    this.db.pragma(`cache_size = ${-CACHE_KIB}`);
+    this.db.pragma(`cache_size = ${-(options.cacheKiB ?? CACHE_KIB)}`);
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('busy_timeout = 30000');
-      migrate(this.db, path);
+      applyMigrations(this.db, `database ${path}`, MIGRATIONS);
     }
-    this.indexDb = options.readonly ? this.db : new Database(path);
-    this.indexDb.pragma('synchronous = NORMAL');
-    this.indexDb.pragma(`cache_size = ${-CACHE_KIB}`);
-    this.indexDb.pragma('busy_timeout = 30000');
     this.statements = this.prepare();
-    if (options.writerThread) this.writer = new SqliteWriterThread(path);
+    if (options.searchIndex ?? true) {
+      this.searchIndex = new SqliteSearchIndex(searchPathOf(path), { readonly: options.readonly });
+      if (!options.readonly) this.checkSearchIndex();
+    }
+    if (options.writerThread) {
+      this.writer = new SqliteWriterThread(path);
+      this.indexer = new SqliteIndexThread(path);
+    }
+  }
+
+  /**
+   * Clears a search index that does not match this log, such as one left
+   * beside a database restored from a backup: the index is rebuilt from the
+   * entries. The last indexed row must exist in the log with the same leaf hash.
+   */
+  private checkSearchIndex(): void {
+    const search = this.searchIndex!;
+    const size = search.indexedSize();
+    if (size === 0) return;
+    const data = this.run('reading entries', () => this.statements.entries.all(size - 1, size));
+    const logged = data.length === 1 ? leafHash(toBytes(data[0])) : undefined;
+    const indexed = search.leafHashAt(size - 1);
+    if (!logged || !indexed || !bytesEqual(logged, indexed)) search.clear();
+  }
+
+  private searchDb(): SqliteSearchIndex {
+    if (!this.searchIndex) {
+      throw new StorageError('storage_failed', `${this.path} was opened without its search index`);
+    }
+    return this.searchIndex;
   }
 
   private prepare() {
@@ -203,23 +218,6 @@ export class SqliteStore implements Store {
       addValidator: db.prepare('INSERT INTO validators (name, token_hash) VALUES (?, ?)'),
       validatorByHash: db.prepare('SELECT name, token_hash FROM validators WHERE token_hash = ?'),
       listValidators: db.prepare('SELECT name FROM validators ORDER BY name').pluck(),
-      indexedSize: this.indexDb
-        .prepare("SELECT value FROM meta WHERE key = 'indexed_size'")
-        .pluck(),
-      insertIndexRow: this.indexDb.prepare(
-        `INSERT INTO search (idx, leaf_hash, time, decision, iss, aud, key_domain, kid, tenant, rp)
-         VALUES (@index, @leafHash, @time, @decision, @iss, @aud, @key_domain, @kid, @tenant, @rp)`,
-      ),
-      indexByLeafHash: this.indexDb
-        .prepare(
-          `SELECT idx FROM search WHERE substr(leaf_hash, 1, 8) = substr(@hash, 1, 8) AND leaf_hash = @hash
-           ORDER BY idx LIMIT 1`,
-        )
-        .pluck(),
-      setIndexedSize: this.indexDb.prepare(
-        `INSERT INTO meta (key, value) VALUES ('indexed_size', ?)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      ),
     };
   }
 
@@ -341,67 +339,25 @@ export class SqliteStore implements Store {
   }
 
   async indexedSize(): Promise<number> {
-    const value = this.run('reading the index size', () => this.statements.indexedSize.get());
-    return value === undefined ? 0 : Number(value);
+    return this.searchDb().indexedSize();
   }
 
   async addIndexRows(rows: IndexRow[], newSize: number): Promise<void> {
-    const s = this.statements;
-    const write = this.indexDb.transaction(() => {
-      for (const row of rows) s.insertIndexRow.run(row);
-      s.setIndexedSize.run(String(newSize));
-    });
-    this.run('writing the search index', () => write.immediate());
+    this.searchDb().addRows(rows, newSize);
   }
 
   async indexOfLeafHash(leafHash: Uint8Array): Promise<number | undefined> {
-    return this.run(
-      'looking up a leaf hash',
-      () => this.statements.indexByLeafHash.get({ hash: leafHash }) as number | undefined,
-    );
+    return this.searchDb().indexOfLeafHash(leafHash);
   }
 
   async search(query: SearchQuery): Promise<SearchPage> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    for (const field of SEARCH_FIELDS) {
-      const value = query.equals[field];
-      if (value === undefined) continue;
-      where.push(`${field} = ?`);
-      params.push(value);
-    }
-    if (query.since !== undefined) {
-      where.push('time >= ?');
-      params.push(query.since);
-    }
-    if (query.until !== undefined) {
-      where.push('time <= ?');
-      params.push(query.until);
-    }
-    if (query.after !== undefined) {
-      where.push('idx > ?');
-      params.push(query.after);
-    }
-    const sql =
-      'SELECT idx FROM search' +
-      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-      ' ORDER BY idx LIMIT ?';
-    return this.run('searching', () => {
-      // The index size is read in the same snapshot as the rows it covers.
-      const read = this.indexDb.transaction(() => ({
-        indexes: this.indexDb
-          .prepare(sql)
-          .pluck()
-          .all(...params, query.limit) as number[],
-        indexedSize: Number(this.statements.indexedSize.get() ?? 0),
-      }));
-      return read.deferred();
-    });
+    return this.searchDb().search(query);
   }
 
   async close(): Promise<void> {
     await this.writer?.close();
-    if (this.indexDb !== this.db) this.indexDb.close();
+    await this.indexer?.close();
+    this.searchIndex?.close();
     this.db.close();
   }
 }

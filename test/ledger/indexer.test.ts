@@ -84,7 +84,12 @@ describe('indexer', () => {
     const logged = decisions(0, 9);
     await real.commitBatch({
       prevSize: 0,
-      entries: logged.map((d, i) => ({ index: i, data: encodeDecision(d), validator: 'v', id: d.id })),
+      entries: logged.map((d, i) => ({
+        index: i,
+        data: encodeDecision(d),
+        validator: 'v',
+        id: d.id,
+      })),
       tiles: [],
       checkpoint: { size: 9, root: new Uint8Array(32), note: 'test\n', createdMs: 0 },
     });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { PostgresStore } from '../../src/store/postgres.js';
+import { searchPathOf } from '../../src/store/sqlite-search.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
 import { TEST_PG_URL, createTestDatabase, execSql } from '../support/postgres.js';
@@ -18,6 +19,8 @@ export interface TestLog {
   open(): Promise<Store>;
   /** Runs SQL that SQLite and PostgreSQL both accept. */
   exec(sql: string): Promise<void>;
+  /** Runs SQL on the search index's tables, which SQLite keeps in a database of their own. */
+  execSearch(sql: string): Promise<void>;
   /** Records a schema version newer than this code supports. */
   markSchemaNewer(): Promise<void>;
 }
@@ -63,8 +66,8 @@ function sqliteFactory(): StoreFactory {
       const dir = mkdtempSync(join(tmpdir(), 'declog-store-'));
       dirs.push(dir);
       const path = join(dir, 'declog.db');
-      const withDb = (fn: (db: Database.Database) => void) => {
-        const db = new Database(path);
+      const withDb = (fn: (db: Database.Database) => void, file = path) => {
+        const db = new Database(file);
         try {
           fn(db);
         } finally {
@@ -74,6 +77,7 @@ function sqliteFactory(): StoreFactory {
       return {
         open: async () => opened.track(new SqliteStore(path)),
         exec: async (sql) => withDb((db) => db.exec(sql)),
+        execSearch: async (sql) => withDb((db) => db.exec(sql), searchPathOf(path)),
         markSchemaNewer: async () => withDb((db) => db.pragma('user_version = 99')),
       };
     },
@@ -96,6 +100,7 @@ function postgresFactory(): StoreFactory {
       return {
         open: async () => opened.track(await PostgresStore.connect(db.url)),
         exec: async (sql) => void (await execSql(db.url, sql)),
+        execSearch: async (sql) => void (await execSql(db.url, sql)),
         markSchemaNewer: async () =>
           void (await execSql(db.url, 'INSERT INTO schema_migrations (version) VALUES (99)')),
       };

@@ -138,8 +138,9 @@ function ledgerSuite(factory: StoreFactory): void {
       );
       expect(page).toEqual({ indexes: want, indexedSize: 30 });
       await ledger.close();
-      await log.exec("DELETE FROM search; DELETE FROM meta WHERE key = 'indexed_size'");
+      await log.execSearch("DELETE FROM search; DELETE FROM meta WHERE key = 'indexed_size'");
       ledger = await open();
+      await ledger.indexed();
       const rebuilt = await ledger.search({ equals: {}, limit: 100 });
       expect(rebuilt.indexedSize).toBe(30);
       expect(rebuilt.indexes).toHaveLength(30);

@@ -1,16 +1,17 @@
 /**
- * SQLite schema upgrades: a database made by the first schema version keeps
- * its search rows and finds entries by leaf hash through the prefix index
- * that replaced the full leaf hash index.
+ * SQLite schema upgrades and the search database beside the log. A version 1
+ * log loses its search table, and the search database is rebuilt from the
+ * entries. A search database that does not match the log is cleared.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeDecision } from '../../src/decision.js';
 import { leafHash } from '../../src/hash.js';
-import { indexRow } from '../../src/indexer.js';
+import { Indexer } from '../../src/indexer.js';
+import { searchPathOf } from '../../src/store/sqlite-search.js';
 import { SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite.js';
 import { decisions } from '../support/decisions.js';
 
@@ -20,41 +21,60 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function indexNames(path: string): string[] {
+function tables(path: string): string[] {
   const db = new Database(path, { readonly: true });
   const names = db
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'search'")
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
     .pluck()
     .all() as string[];
   db.close();
-  return names.sort();
+  return names;
+}
+
+/** Opens a new log at `path` holding `count` decisions from `first` on. */
+async function logOf(path: string, first: number, count: number) {
+  const logged = decisions(first, count);
+  const store = new SqliteStore(path);
+  await store.commitBatch({
+    prevSize: 0,
+    entries: logged.map((d, i) => ({
+      index: i,
+      data: encodeDecision(d),
+      validator: 'v',
+      id: d.id,
+    })),
+    tiles: [],
+    checkpoint: { size: count, root: new Uint8Array(32), note: 'test\n', createdMs: 0 },
+  });
+  return { store, hashes: logged.map((d) => leafHash(encodeDecision(d))) };
+}
+
+function newDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'declog-schema-'));
+  dirs.push(dir);
+  return dir;
 }
 
 describe('SQLite schema', () => {
-  it('moves a version 1 database to the leaf hash prefix index', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'declog-schema-'));
-    dirs.push(dir);
-    const path = join(dir, 'declog.db');
-    const logged = decisions(0, 20);
-    const hashes = logged.map((d) => leafHash(encodeDecision(d)));
-    const store = new SqliteStore(path);
-    await store.addIndexRows(
-      logged.map((d, i) => indexRow(i, hashes[i]!, d)),
-      logged.length,
-    );
+  it('moves the search index out of a version 1 log', async () => {
+    const path = join(newDir(), 'declog.db');
+    const { store, hashes } = await logOf(path, 0, 20);
     await store.close();
-    // Turn the database back into version 1, which indexed whole leaf hashes.
+    // Turn the log back into version 1, which held the search table and its size.
+    rmSync(searchPathOf(path));
     const db = new Database(path);
-    db.exec(`DROP INDEX search_by_leaf_prefix;
-      CREATE INDEX search_by_leaf_hash ON search (leaf_hash);
+    db.exec(`CREATE TABLE search (idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL);
+      INSERT INTO meta (key, value) VALUES ('indexed_size', '20');
       PRAGMA user_version = 1;`);
     db.close();
-    expect(indexNames(path)).toContain('search_by_leaf_hash');
 
     const reopened = new SqliteStore(path, { mustExist: true });
     expect(SQLITE_SCHEMA_VERSION).toBe(2);
-    expect(indexNames(path)).toContain('search_by_leaf_prefix');
-    expect(indexNames(path)).not.toContain('search_by_leaf_hash');
+    expect(tables(path)).not.toContain('search');
+    expect(existsSync(searchPathOf(path))).toBe(true);
+    expect(await reopened.indexedSize()).toBe(0);
+    await new Indexer(reopened).catchUp(20);
+    expect(await reopened.indexedSize()).toBe(20);
     for (const [i, hash] of hashes.entries()) {
       expect(await reopened.indexOfLeafHash(hash)).toBe(i);
     }
@@ -62,6 +82,49 @@ describe('SQLite schema', () => {
     const lookalike = Uint8Array.from(hashes[0]!);
     lookalike[31]! ^= 1;
     expect(await reopened.indexOfLeafHash(lookalike)).toBeUndefined();
+    await reopened.close();
+  });
+
+  it('clears a search database of another log', async () => {
+    const dir = newDir();
+    const first = await logOf(join(dir, 'a.db'), 0, 10);
+    await new Indexer(first.store).catchUp(10);
+    await first.store.close();
+    const second = await logOf(join(dir, 'b.db'), 100, 10);
+    await second.store.close();
+    copyFileSync(searchPathOf(join(dir, 'a.db')), searchPathOf(join(dir, 'b.db')));
+
+    const reopened = new SqliteStore(join(dir, 'b.db'), { mustExist: true });
+    expect(await reopened.indexedSize()).toBe(0);
+    expect(await reopened.indexOfLeafHash(first.hashes[0]!)).toBeUndefined();
+    await new Indexer(reopened).catchUp(10);
+    expect(await reopened.indexOfLeafHash(second.hashes[3]!)).toBe(3);
+    await reopened.close();
+  });
+
+  it('clears a search database longer than the log', async () => {
+    const dir = newDir();
+    const long = await logOf(join(dir, 'a.db'), 0, 10);
+    await new Indexer(long.store).catchUp(10);
+    await long.store.close();
+    const short = await logOf(join(dir, 'b.db'), 0, 5);
+    await short.store.close();
+    copyFileSync(searchPathOf(join(dir, 'a.db')), searchPathOf(join(dir, 'b.db')));
+
+    const reopened = new SqliteStore(join(dir, 'b.db'), { mustExist: true });
+    expect(await reopened.indexedSize()).toBe(0);
+    await reopened.close();
+  });
+
+  it('keeps a search database that matches the log', async () => {
+    const path = join(newDir(), 'declog.db');
+    const { store, hashes } = await logOf(path, 0, 10);
+    await new Indexer(store).catchUp(10);
+    await store.close();
+
+    const reopened = new SqliteStore(path, { mustExist: true });
+    expect(await reopened.indexedSize()).toBe(10);
+    expect(await reopened.indexOfLeafHash(hashes[9]!)).toBe(9);
     await reopened.close();
   });
 });

@@ -2,13 +2,18 @@
  * The SQLite writer thread commits the batches that queue behind a running
  * commit in one transaction. Each request still gets its own result: a
  * batch that does not extend the stored tree fails alone, and the batches
- * around it land. The thread's script is the compiled one in dist/.
+ * around it land. The index thread fills the search database from the
+ * committed entries at the lowest priority. The threads' scripts are the
+ * compiled ones in dist/.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../dist/src/store/sqlite.js';
+import { encodeDecision } from '../../src/decision.js';
+import { leafHash } from '../../src/hash.js';
+import { decisions } from '../support/decisions.js';
 import { batchOf, checkpointOf, entryBytes } from './store-suite.js';
 
 const dirs: string[] = [];
@@ -63,6 +68,44 @@ describe('SQLite writer thread', () => {
     );
     expect((await store.latestCheckpoint())!.size).toBe(2);
     expect(await store.readEntries(0, 10)).toEqual([entryBytes(0), entryBytes(1)]);
+    await store.close();
+  });
+
+  it('index thread indexes committed entries', async () => {
+    const store = new SqliteStore(tempDb(), { writerThread: true });
+    const logged = decisions(0, 300);
+    const data = logged.map(encodeDecision);
+    await store.commitBatch({
+      prevSize: 0,
+      entries: logged.map((d, i) => ({ index: i, data: data[i]!, validator: 'v1', id: d.id })),
+      tiles: [],
+      checkpoint: checkpointOf(300),
+    });
+    const thread = store.indexThread!;
+    thread.notify(300);
+    expect(await thread.indexTo(300)).toBe(300);
+
+    const kid = logged[7]!.kid;
+    const want = logged.flatMap((d, i) => (d.kid === kid ? [i] : []));
+    expect(await store.search({ equals: { kid }, limit: 1000 })).toEqual({
+      indexes: want,
+      indexedSize: 300,
+    });
+    expect(await store.indexOfLeafHash(leafHash(data[299]!))).toBe(299);
+    await store.close();
+  });
+
+  it.runIf(existsSync('/proc/thread-self'))('index thread runs at nice 19', async () => {
+    const niceOf = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        // Field 19 of stat, counted after the command name in parentheses.
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    expect(niceOf()).not.toContain(19);
+    const store = new SqliteStore(tempDb(), { writerThread: true });
+    await store.indexThread!.indexTo(0);
+    expect(niceOf()).toContain(19);
     await store.close();
   });
 });
