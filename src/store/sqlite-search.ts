@@ -5,7 +5,7 @@
  * log's write lock, so the log's commits never wait for them. The index is
  * rebuilt from the log's entries, so it is written with synchronous=NORMAL.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { StorageError } from '../errors.js';
 import { applyMigrations } from './sqlite-migrate.js';
@@ -47,6 +47,12 @@ const MIGRATIONS: string[] = [
 /** Page cache of the connection, in KiB, for the random inserts of the leaf hash index. */
 const CACHE_KIB = 32 * 1024;
 
+/** Returns whether an error of opening a database says that the file is not an intact SQLite database. */
+function isDamaged(err: unknown): boolean {
+  const { code, cause } = err as { code?: unknown; cause?: { code?: unknown } };
+  return [code, cause?.code].some((c) => c === 'SQLITE_NOTADB' || c === 'SQLITE_CORRUPT');
+}
+
 /** Returns the path of the search database of the log database at `logPath`. */
 export function searchPathOf(logPath: string): string {
   return logPath.endsWith('.db') ? `${logPath.slice(0, -3)}-search.db` : `${logPath}-search.db`;
@@ -86,7 +92,16 @@ export class SqliteSearchIndex {
     readonly path: string,
     private readonly options: SqliteSearchIndexOptions = {},
   ) {
-    if (!options.readonly) this.open();
+    if (options.readonly) return;
+    try {
+      this.open();
+    } catch (err) {
+      if (!isDamaged(err)) throw err;
+      // The index is rebuilt from the log; the damaged file is kept for inspection.
+      for (const suffix of ['-wal', '-shm']) rmSync(this.path + suffix, { force: true });
+      renameSync(this.path, `${this.path}.damaged`);
+      this.open();
+    }
   }
 
   /** Opens the database, or returns undefined for a read-only index whose file does not exist yet. */

@@ -3,7 +3,14 @@
  * log loses its search table, and the search database is rebuilt from the
  * entries. A search database that does not match the log is cleared.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -125,6 +132,21 @@ describe('SQLite schema', () => {
     const reopened = new SqliteStore(path, { mustExist: true });
     expect(await reopened.indexedSize()).toBe(10);
     expect(await reopened.indexOfLeafHash(hashes[9]!)).toBe(9);
+    await reopened.close();
+  });
+
+  it('rebuilds a damaged search database', async () => {
+    const path = join(newDir(), 'declog.db');
+    const { store, hashes } = await logOf(path, 0, 10);
+    await new Indexer(store).catchUp(10);
+    await store.close();
+    writeFileSync(searchPathOf(path), 'not a database'.repeat(500));
+
+    const reopened = new SqliteStore(path, { mustExist: true });
+    expect(readFileSync(`${searchPathOf(path)}.damaged`, 'utf8')).toMatch(/^not a database/);
+    expect(await reopened.indexedSize()).toBe(0);
+    await new Indexer(reopened).catchUp(10);
+    expect(await reopened.indexOfLeafHash(hashes[4]!)).toBe(4);
     await reopened.close();
   });
 });
