@@ -33,6 +33,15 @@ export interface SequencerOptions {
   /** Maximum time an append waits for others to join its batch, in ms (default 0: next turn of the event loop). */
   maxWaitMs?: number;
   /**
+   * Maximum time an append waits for others to join its batch while an
+   * earlier batch is being committed, in ms (default 1). The batch would
+   * queue behind that commit anyway, and it is built at once when the
+   * commit lands. With 50 clients sending one decision each, 1 gave 10,400
+   * decisions/s and 0 gave 9,700/s: fewer, larger batches cost fewer
+   * signatures, lookups and tile copies.
+   */
+  commitGatherMs?: number;
+  /**
    * Batches sent to a store with ordered commits that may wait for their
    * commit at once (default 2). While one batch is made durable the next one
    * is hashed, signed and queued behind it, and requests arriving meanwhile
@@ -89,6 +98,7 @@ interface InFlight {
  * 1,346/s and 4 gave 965/s, because every batch costs a signature and a commit.
  */
 const DEFAULT_MAX_PENDING_COMMITS = 2;
+const DEFAULT_COMMIT_GATHER_MS = 1;
 
 const decisionKey = (validator: string, id: string) => `${validator}\n${id}`;
 
@@ -96,6 +106,8 @@ export class Sequencer {
   private readonly queue: Pending[] = [];
   private queuedEntries = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** The timer is a timeout, of maxWaitMs or commitGatherMs, not an immediate. */
+  private waiting = false;
   /** A batch is being built (placed, hashed and signed) or the state reloaded. */
   private building = false;
   /**
@@ -117,6 +129,7 @@ export class Sequencer {
   private closed = false;
   private readonly maxBatchEntries: number;
   private readonly maxWaitMs: number;
+  private readonly commitGatherMs: number;
   private readonly maxPending: number;
   private readonly now: () => number;
   /** Called after each commit that appended entries, with their index rows unless indexRows is false. */
@@ -131,6 +144,7 @@ export class Sequencer {
   ) {
     this.maxBatchEntries = options.maxBatchEntries ?? 1000;
     this.maxWaitMs = options.maxWaitMs ?? 0;
+    this.commitGatherMs = options.commitGatherMs ?? DEFAULT_COMMIT_GATHER_MS;
     this.now = options.now ?? Date.now;
     if (!Number.isInteger(this.maxBatchEntries) || this.maxBatchEntries < 1) {
       throw new RangeError(
@@ -139,6 +153,11 @@ export class Sequencer {
     }
     if (!(this.maxWaitMs >= 0)) {
       throw new RangeError(`maxWaitMs must be a non-negative number, got ${this.maxWaitMs}`);
+    }
+    if (!(this.commitGatherMs >= 0)) {
+      throw new RangeError(
+        `commitGatherMs must be a non-negative number, got ${this.commitGatherMs}`,
+      );
     }
     const pending = options.maxPendingCommits ?? DEFAULT_MAX_PENDING_COMMITS;
     if (!Number.isInteger(pending) || pending < 1) {
@@ -229,15 +248,22 @@ export class Sequencer {
       return;
     }
     if (this.queue.length === 0) return;
-    if (this.queuedEntries >= this.maxBatchEntries || this.maxWaitMs === 0) {
-      if (this.timer) return;
+    const wait =
+      this.inFlight.length > 0 ? Math.max(this.maxWaitMs, this.commitGatherMs) : this.maxWaitMs;
+    if (this.queuedEntries >= this.maxBatchEntries || wait === 0) {
+      if (this.timer && !this.waiting) return;
+      // A full queue, or the commit it waited for has landed: build at once.
+      clearTimeout(this.timer as NodeJS.Timeout);
+      this.waiting = false;
       this.timer = setImmediate(() => this.runFlush());
     } else if (!this.timer) {
-      this.timer = setTimeout(() => this.runFlush(), this.maxWaitMs);
+      this.waiting = true;
+      this.timer = setTimeout(() => this.runFlush(), wait);
     }
   }
 
   private runFlush(): void {
+    this.waiting = false;
     if (this.timer) {
       clearTimeout(this.timer as NodeJS.Timeout);
       clearImmediate(this.timer as NodeJS.Immediate);

@@ -157,6 +157,42 @@ describe('pipelined commits', () => {
     await ledger.close();
   });
 
+  it('gathers appends while a commit runs', async () => {
+    const { ledger, gated } = await openGated(tempDb(), {
+      maxBatchEntries: 100,
+      commitGatherMs: 50,
+    });
+    const first = ledger.append('tester', decisions(0, 1));
+    await gated.waitSent(2);
+    const second = ledger.append('tester', decisions(1, 1));
+    await new Promise((r) => setTimeout(r, 10));
+    const third = ledger.append('tester', decisions(2, 1));
+    await gated.waitSent(3);
+    // Both arrived within the gathering time of a batch waiting behind a commit.
+    expect(gated.sent).toEqual([0, 1, 3]);
+    gated.release();
+    await Promise.all([first, second, third]);
+    await ledger.close();
+  });
+
+  it('builds the gathered batch once the commit lands', async () => {
+    const { ledger, gated } = await openGated(tempDb(), {
+      maxBatchEntries: 100,
+      commitGatherMs: 60_000,
+    });
+    const first = ledger.append('tester', decisions(0, 1));
+    await gated.waitSent(2);
+    const second = ledger.append('tester', decisions(1, 1));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(gated.sent).toEqual([0, 1]);
+    const started = Date.now();
+    gated.release();
+    await Promise.all([first, second]);
+    expect(gated.sent).toEqual([0, 1, 2]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await ledger.close();
+  });
+
   it('returns the index of an uncommitted repeat', async () => {
     const { ledger, gated } = await openGated(tempDb(), { maxPendingCommits: 4 });
     const first = ledger.append('tester', decisions(0, 3));
