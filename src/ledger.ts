@@ -101,7 +101,7 @@ export class Ledger {
     return sequencer;
   }
 
-  /** Opens a ledger on a store, loading the tree state and catching up the search index. */
+  /** Opens a ledger on a store, loading the tree state; the search index catches up in the background. */
   static async open(
     store: Store,
     signer: Signer,
