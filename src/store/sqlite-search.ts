@@ -47,8 +47,8 @@ const MIGRATIONS: string[] = [
 /** Page cache of the connection, in KiB, for the random inserts of the leaf hash index. */
 const CACHE_KIB = 32 * 1024;
 
-/** Returns whether an error of opening a database says that the file is not an intact SQLite database. */
-function isDamaged(err: unknown): boolean {
+/** Returns whether a database error shows that the file is not an intact SQLite database. */
+export function isDamaged(err: unknown): boolean {
   const { code, cause } = err as { code?: unknown; cause?: { code?: unknown } };
   return [code, cause?.code].some((c) => c === 'SQLITE_NOTADB' || c === 'SQLITE_CORRUPT');
 }
@@ -97,11 +97,20 @@ export class SqliteSearchIndex {
       this.open();
     } catch (err) {
       if (!isDamaged(err)) throw err;
-      // The index is rebuilt from the log; the damaged file is kept for inspection.
-      for (const suffix of ['-wal', '-shm']) rmSync(this.path + suffix, { force: true });
-      renameSync(this.path, `${this.path}.damaged`);
-      this.open();
+      this.setAside();
     }
+  }
+
+  /**
+   * Renames a damaged database to `path`.damaged, kept for inspection, and
+   * opens a new empty one in its place, which is rebuilt from the log.
+   */
+  setAside(): void {
+    this.opened?.db.close();
+    this.opened = undefined;
+    for (const suffix of ['-wal', '-shm']) rmSync(this.path + suffix, { force: true });
+    renameSync(this.path, `${this.path}.damaged`);
+    this.open();
   }
 
   /** Opens the database, or returns undefined for a read-only index whose file does not exist yet. */

@@ -17,7 +17,7 @@ import type {
 import { bytesEqual } from '../encoding.js';
 import { leafHash } from '../hash.js';
 import { applyMigrations } from './sqlite-migrate.js';
-import { SqliteSearchIndex, searchPathOf } from './sqlite-search.js';
+import { SqliteSearchIndex, isDamaged, searchPathOf } from './sqlite-search.js';
 import { SqliteIndexThread, SqliteWriterThread } from './sqlite-writer.js';
 
 /** Schema versions, applied in order; PRAGMA user_version is the last applied. */
@@ -169,12 +169,28 @@ export class SqliteStore implements Store {
    */
   private checkSearchIndex(): void {
     const search = this.searchIndex!;
-    const size = search.indexedSize();
-    if (size === 0) return;
+    const size = this.setAsideIfDamaged(() => search.indexedSize());
+    if (!size) return;
     const data = this.run('reading entries', () => this.statements.entries.all(size - 1, size));
     const logged = data.length === 1 ? leafHash(toBytes(data[0])) : undefined;
-    const indexed = search.leafHashAt(size - 1);
-    if (!logged || !indexed || !bytesEqual(logged, indexed)) search.clear();
+    this.setAsideIfDamaged(() => {
+      const indexed = search.leafHashAt(size - 1);
+      if (!logged || !indexed || !bytesEqual(logged, indexed)) search.clear();
+    });
+  }
+
+  /**
+   * Runs `fn` on the search database. A damaged file does not always fail to
+   * open, so damage found by `fn` also sets the file aside, and this returns undefined.
+   */
+  private setAsideIfDamaged<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isDamaged(err)) throw err;
+      this.searchIndex!.setAside();
+      return undefined;
+    }
   }
 
   private searchDb(): SqliteSearchIndex {

@@ -149,4 +149,24 @@ describe('SQLite schema', () => {
     expect(await reopened.indexOfLeafHash(hashes[4]!)).toBe(4);
     await reopened.close();
   });
+
+  it('sets aside damaged rows at open', async () => {
+    const path = join(newDir(), 'declog.db');
+    const { store, hashes } = await logOf(path, 0, 500);
+    await new Indexer(store).catchUp(500);
+    await store.close();
+    // Page 1 contains the header and the schema, and page 2 the meta table. So the
+    // file opens and reports its size, but every page of rows and indexes is garbage.
+    const file = readFileSync(searchPathOf(path));
+    const pageSize = file.readUInt16BE(16);
+    file.fill(0xa5, 2 * pageSize);
+    writeFileSync(searchPathOf(path), file);
+
+    const reopened = new SqliteStore(path, { mustExist: true });
+    expect(existsSync(`${searchPathOf(path)}.damaged`)).toBe(true);
+    expect(await reopened.indexedSize()).toBe(0);
+    await new Indexer(reopened).catchUp(500);
+    expect(await reopened.indexOfLeafHash(hashes[499]!)).toBe(499);
+    await reopened.close();
+  });
 });
