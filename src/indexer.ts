@@ -132,8 +132,13 @@ export class Indexer implements SearchIndexer {
     while (this.running) await this.running;
   }
 
+  /**
+   * Stops indexing after the transaction in progress, as stop() does. A ledger
+   * does not wait for the index when it opens, so this may come early in a
+   * rebuild of the whole log, which the next start continues.
+   */
   async close(): Promise<void> {
-    await this.idle();
+    await this.stop();
   }
 
   /** Stops indexing after the transaction in progress; the index catches up on the next start. */

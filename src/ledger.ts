@@ -414,7 +414,7 @@ export class Ledger {
     return addValidator(this.store, name);
   }
 
-  /** Stops accepting appends, finishes the batch in progress and the indexing, closes the store. */
+  /** Stops accepting appends, finishes the batch in progress, stops indexing and closes the store. */
   async close(): Promise<void> {
     await this.sequencer.close();
     await this.indexer.close();

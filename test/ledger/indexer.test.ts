@@ -107,4 +107,30 @@ describe('indexer', () => {
     }
     await store.close();
   });
+
+  it('close stops a catch-up early', async () => {
+    const { store, real } = countingStore();
+    const logged = decisions(0, 5000);
+    await real.commitBatch({
+      prevSize: 0,
+      entries: logged.map((d, i) => ({
+        index: i,
+        data: encodeDecision(d),
+        validator: 'v',
+        id: d.id,
+      })),
+      tiles: [],
+      checkpoint: { size: 5000, root: new Uint8Array(32), note: 'test\n', createdMs: 0 },
+    });
+    // A ledger opened on a log whose index is empty starts this catch-up in the background.
+    const indexer = new Indexer(store);
+    void indexer.catchUp(5000);
+    await indexer.close();
+    expect(await store.indexedSize()).toBeLessThan(5000);
+
+    // The next indexer continues from where this one stopped.
+    await new Indexer(store).catchUp(5000);
+    expect(await store.indexedSize()).toBe(5000);
+    await store.close();
+  });
 });
