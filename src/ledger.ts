@@ -308,7 +308,15 @@ export class Ledger {
   async indexOfLeafHash(hash: Uint8Array): Promise<number> {
     const index = await this.store.indexOfLeafHash(hash);
     if (index === undefined) {
-      throw new NotFoundError('entry_not_found', 'no indexed entry has this leaf hash');
+      // The index may lag the log, as after a restart that rebuilds it, so the message gives its size.
+      const indexed = await this.indexedSize();
+      const size = this.latestSize();
+      throw new NotFoundError(
+        'entry_not_found',
+        indexed >= size
+          ? `no entry of the ${size} in the log has this leaf hash`
+          : `no indexed entry has this leaf hash: the search index covers ${indexed} of the ${size} entries, retry once it catches up`,
+      );
     }
     return index;
   }

@@ -31,11 +31,11 @@ const INDEX_GATHER_MS = 100;
 /**
  * Maximum rows in one index transaction. The leaf hash index takes them at
  * random pages, so a transaction costs about one page write per row until
- * it holds many more rows than the index has pages.
+ * it contains many more rows than the index has pages.
  */
 const INDEX_ROWS = 16_384;
 /** On close, the index stops after this long and catches up on the next start. */
-const CLOSE_BUDGET_MS = 5_000;
+const CLOSE_BUDGET_MS = 1_000;
 
 /**
  * Lowers the priority of this thread alone. On Linux, setpriority on a

@@ -5,7 +5,7 @@
  * log's write lock, so the log's commits never wait for them. The index is
  * rebuilt from the log's entries, so it is written with synchronous=NORMAL.
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { StorageError } from '../errors.js';
 import { applyMigrations } from './sqlite-migrate.js';
@@ -85,7 +85,8 @@ export interface SqliteSearchIndexOptions {
 }
 
 export class SqliteSearchIndex {
-  private opened: { db: Database.Database; statements: ReturnType<typeof prepare> } | undefined;
+  private opened:
+    { db: Database.Database; statements: ReturnType<typeof prepare>; inode: number } | undefined;
   private closed = false;
 
   constructor(
@@ -109,8 +110,24 @@ export class SqliteSearchIndex {
     this.opened?.db.close();
     this.opened = undefined;
     for (const suffix of ['-wal', '-shm']) rmSync(this.path + suffix, { force: true });
-    renameSync(this.path, `${this.path}.damaged`);
+    if (existsSync(this.path)) renameSync(this.path, `${this.path}.damaged`);
     this.open();
+  }
+
+  /**
+   * Returns the open database, reopened if its file was replaced or removed
+   * since, as when the index thread sets a damaged file aside. Without the
+   * file, a reader gets undefined and a writer (`create`) makes a new one.
+   */
+  private current(create: boolean) {
+    const inode = statSync(this.path, { throwIfNoEntry: false })?.ino;
+    if (this.opened && this.opened.inode !== inode) {
+      this.opened.db.close();
+      this.opened = undefined;
+    }
+    if (this.opened) return this.opened;
+    if (inode === undefined && !create) return undefined;
+    return this.open();
   }
 
   /** Opens the database, or returns undefined for a read-only index whose file does not exist yet. */
@@ -131,7 +148,7 @@ export class SqliteSearchIndex {
           applyMigrations(db, `search database ${this.path}`, MIGRATIONS),
         );
       }
-      this.opened = { db, statements: prepare(db) };
+      this.opened = { db, statements: prepare(db), inode: statSync(this.path).ino };
     } catch (err) {
       db.close();
       // A read-only index may find the file before its first schema is committed.
@@ -156,25 +173,42 @@ export class SqliteSearchIndex {
 
   /** Returns the number of log entries the index covers: it contains rows [0, indexedSize). */
   indexedSize(): number {
-    const opened = this.open();
+    const opened = this.current(false);
     if (!opened) return 0;
     const value = this.run('reading the index size', () => opened.statements.indexedSize.get());
     return value === undefined ? 0 : Number(value);
   }
 
-  /** Adds rows [indexedSize, newSize) and moves indexedSize, in one transaction. */
+  /**
+   * Adds rows [indexedSize, newSize) and moves indexedSize, in one
+   * transaction. A file found damaged is set aside, so that the next
+   * catch-up rebuilds the index from the log, and the error is thrown.
+   */
   addRows(rows: IndexRow[], newSize: number): void {
     const { db, statements: s } = this.writable();
     const write = db.transaction(() => {
+      // The file may have been replaced since the caller read its size.
+      const at = Number(s.indexedSize.get() ?? 0);
+      if (at !== newSize - rows.length) {
+        throw new StorageError(
+          'storage_failed',
+          `search database ${this.path} covers ${at} entries, not ${newSize - rows.length}: the rows were not added`,
+        );
+      }
       for (const row of rows) s.insertRow.run(row);
       s.setIndexedSize.run(String(newSize));
     });
-    this.run('writing the search index', () => write.immediate());
+    try {
+      this.run('writing the search index', () => write.immediate());
+    } catch (err) {
+      if (isDamaged(err)) this.setAside();
+      throw err;
+    }
   }
 
   /** Returns the leaf hash of the indexed entry `index`, or undefined if it is not indexed. */
   leafHashAt(index: number): Uint8Array | undefined {
-    const opened = this.open();
+    const opened = this.current(false);
     if (!opened) return undefined;
     const value = this.run('reading a leaf hash', () => opened.statements.leafHashAt.get(index));
     return value === undefined ? undefined : new Uint8Array(value as Buffer);
@@ -192,7 +226,7 @@ export class SqliteSearchIndex {
 
   /** Returns the first index whose leaf hash is this one, among indexed entries. */
   indexOfLeafHash(leafHash: Uint8Array): number | undefined {
-    const opened = this.open();
+    const opened = this.current(false);
     if (!opened) return undefined;
     return this.run(
       'looking up a leaf hash',
@@ -201,7 +235,7 @@ export class SqliteSearchIndex {
   }
 
   search(query: SearchQuery): SearchPage {
-    const opened = this.open();
+    const opened = this.current(false);
     if (!opened) return { indexes: [], indexedSize: 0 };
     const { db, statements } = opened;
     const where: string[] = [];
@@ -245,7 +279,7 @@ export class SqliteSearchIndex {
     if (this.options.readonly) {
       throw new StorageError('storage_failed', `search database ${this.path} is open read-only`);
     }
-    return this.open()!;
+    return this.current(true)!;
   }
 
   close(): void {

@@ -16,6 +16,8 @@ import type { WriterReply, WriterRequest } from './sqlite-writer-worker.js';
 
 const WRITER_SCRIPT = fileURLToPath(new URL('./sqlite-writer-worker.js', import.meta.url));
 const INDEX_SCRIPT = fileURLToPath(new URL('./sqlite-index-worker.js', import.meta.url));
+/** Maximum time the index thread may take to stop: its close budget, plus time for one transaction. */
+const INDEX_CLOSE_LIMIT_MS = 3_000;
 
 /** Returns whether the compiled worker scripts exist (they do not when running from TypeScript sources). */
 export function writerThreadAvailable(): boolean {
@@ -34,6 +36,9 @@ class WorkerChannel<
   private readonly pending = new Map<number, Waiter<Reply>>();
   private nextId = 0;
   private failure: StorageError | undefined;
+  private closing = false;
+  /** Receives the error of a thread that fails or exits before close() was called. */
+  onFailure: ((error: StorageError) => void) | undefined;
 
   constructor(script: string, path: string, name: string, onReply?: (reply: Reply) => void) {
     this.worker = new Worker(script, { workerData: { path } });
@@ -49,6 +54,7 @@ class WorkerChannel<
       this.failure = new StorageError('storage_failed', `SQLite ${name} thread for ${path} ${why}`);
       for (const waiter of this.pending.values()) waiter.reject(this.failure);
       this.pending.clear();
+      if (!this.closing) this.onFailure?.(this.failure);
     };
     this.worker.on('error', (err) => fail(`failed: ${String(err)}`));
     this.worker.on('exit', (code) => fail(`exited with code ${code}`));
@@ -68,12 +74,20 @@ class WorkerChannel<
     if (!this.failure) this.worker.postMessage(request);
   }
 
-  /** Sends the close request and resolves once the thread has exited. */
-  async close(body: Body<Request>): Promise<void> {
+  /**
+   * Sends the close request and resolves once the thread has exited. A
+   * thread still running after `limitMs` is terminated.
+   */
+  async close(body: Body<Request>, limitMs = Infinity): Promise<void> {
     if (this.failure) return;
+    this.closing = true;
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    const limit = Number.isFinite(limitMs)
+      ? setTimeout(() => void this.worker.terminate(), limitMs)
+      : undefined;
     await this.request(body).catch(() => undefined);
     await exited;
+    clearTimeout(limit);
   }
 }
 
@@ -107,6 +121,7 @@ export class SqliteIndexThread {
     this.channel = new WorkerChannel(INDEX_SCRIPT, path, 'index', (reply) => {
       if (reply.indexError !== undefined) this.onIndexError?.(reply.indexError);
     });
+    this.channel.onFailure = (error) => this.onIndexError?.(error.message);
   }
 
   /** Tells the thread that the log has `size` entries, without waiting. */
@@ -119,8 +134,12 @@ export class SqliteIndexThread {
     return (await this.channel.request({ type: 'index', size })).indexed ?? 0;
   }
 
-  /** Stops indexing within a few seconds and closes the thread's connections. */
+  /**
+   * Stops indexing and closes the thread's connections, or terminates the
+   * thread after INDEX_CLOSE_LIMIT_MS: the search database is rebuilt from the log,
+   * so an unfinished index transaction is only rolled back.
+   */
   close(): Promise<void> {
-    return this.channel.close({ type: 'close' });
+    return this.channel.close({ type: 'close' }, INDEX_CLOSE_LIMIT_MS);
   }
 }

@@ -243,6 +243,33 @@ describe('ledger', () => {
   });
 });
 
+describe('ledger leaf hash lookups', () => {
+  it('says how far a lagging index reaches', async () => {
+    const path = tempDb();
+    const ledger = await open(path);
+    const appended = await ledger.append('tester', decisions(0, 10));
+    await ledger.indexed();
+    const seventh = appended.entries[7]!.leafHash;
+    expect(await ledger.indexOfLeafHash(seventh)).toBe(7);
+    await expect(ledger.indexOfLeafHash(new Uint8Array(32))).rejects.toThrow(
+      'no entry of the 10 in the log has this leaf hash',
+    );
+
+    // Take the index back to 4 entries, as a rebuild in progress would leave it.
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(searchPathOf(path));
+    db.exec(
+      "DELETE FROM search WHERE idx >= 4; UPDATE meta SET value = '4' WHERE key = 'indexed_size'",
+    );
+    db.close();
+    await expect(ledger.indexOfLeafHash(seventh)).rejects.toMatchObject({
+      code: 'entry_not_found',
+      message: expect.stringContaining('the search index covers 4 of the 10 entries'),
+    });
+    await ledger.close();
+  });
+});
+
 describe('ledger polling its store', () => {
   it('shows a commit before the sequencer publishes it', async () => {
     const path = tempDb();

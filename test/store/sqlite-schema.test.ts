@@ -17,8 +17,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeDecision } from '../../src/decision.js';
 import { leafHash } from '../../src/hash.js';
-import { Indexer } from '../../src/indexer.js';
-import { searchPathOf } from '../../src/store/sqlite-search.js';
+import { Indexer, indexRow } from '../../src/indexer.js';
+import { SqliteSearchIndex, searchPathOf } from '../../src/store/sqlite-search.js';
 import { SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite.js';
 import { decisions } from '../support/decisions.js';
 
@@ -168,5 +168,42 @@ describe('SQLite schema', () => {
     await new Indexer(reopened).catchUp(500);
     expect(await reopened.indexOfLeafHash(hashes[499]!)).toBe(499);
     await reopened.close();
+  });
+});
+
+describe('search database file', () => {
+  const rowsOf = (from: number, count: number) =>
+    decisions(from, count).map((d, i) => indexRow(from + i, leafHash(encodeDecision(d)), d));
+
+  it('reopens a file set aside by another connection', () => {
+    const path = join(newDir(), 'declog-search.db');
+    const writer = new SqliteSearchIndex(path);
+    writer.addRows(rowsOf(0, 3), 3);
+    const reader = new SqliteSearchIndex(path, { readonly: true });
+    expect(reader.indexedSize()).toBe(3);
+
+    writer.setAside();
+    writer.addRows(rowsOf(0, 1), 1);
+    expect(reader.indexedSize()).toBe(1);
+    expect(reader.search({ equals: {}, limit: 10 }).indexes).toEqual([0]);
+    reader.close();
+    writer.close();
+  });
+
+  it('adds no rows to a file replaced since its size was read', () => {
+    const path = join(newDir(), 'declog-search.db');
+    const writer = new SqliteSearchIndex(path);
+    writer.addRows(rowsOf(0, 3), 3);
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+    const reader = new SqliteSearchIndex(path, { readonly: true });
+    expect(reader.indexedSize()).toBe(0);
+
+    // Rows 3 and 4 would leave the new file without rows 0 to 2.
+    expect(() => writer.addRows(rowsOf(3, 2), 5)).toThrow('covers 0 entries, not 3');
+    expect(writer.indexedSize()).toBe(0);
+    writer.addRows(rowsOf(0, 2), 2);
+    expect(reader.indexedSize()).toBe(2);
+    reader.close();
+    writer.close();
   });
 });
