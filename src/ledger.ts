@@ -379,9 +379,9 @@ export class Ledger {
 
   /**
    * Searches the index. The page reports up to which tree size it covers,
-   * never past the latest checkpoint: the writer thread indexes a commit
-   * before this thread has published its checkpoint, and entries past it
-   * cannot be read or proved yet.
+   * never past the latest checkpoint this process knows: a process that
+   * follows the log may read an index filled by the sequencing process past
+   * it, and entries past it cannot be read or proved here yet.
    */
   async search(query: SearchQuery): Promise<SearchPage> {
     await this.refresh();
