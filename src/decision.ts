@@ -360,23 +360,24 @@ function tooLarge(size: number): InputError {
 
 /** Reads the own fields of a plain object or of a Map with text keys, and rejects unknown names. */
 function recordFields(value: unknown, subject: string): Map<string, unknown> {
-  const entries = value instanceof Map ? [...value.entries()] : objectEntries(value, subject);
   const fields = new Map<string, unknown>();
   const unknown: string[] = [];
-  for (const [key, field] of entries) {
+  const add = (key: unknown, field: unknown) => {
     if (typeof key !== 'string') {
       throw invalid(`${subject} keys must be text strings, got ${describe(key)}`);
     }
     fields.set(key, field);
     if (!FIELDS.has(key)) unknown.push(key);
+  };
+  if (value instanceof Map) {
+    for (const [key, field] of value) add(key, field);
+  } else {
+    if (!isPlainObject(value)) throw invalid(`${subject} must be a map, got ${describe(value)}`);
+    // Object.keys lists the own enumerable names, as Object.entries does, without a pair per field.
+    for (const key of Object.keys(value)) add(key, value[key]);
   }
   if (unknown.length > 0) throw unknownFields(unknown);
   return fields;
-}
-
-function objectEntries(value: unknown, subject: string): [unknown, unknown][] {
-  if (!isPlainObject(value)) throw invalid(`${subject} must be a map, got ${describe(value)}`);
-  return Object.entries(value);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
