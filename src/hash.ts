@@ -26,19 +26,25 @@ export function sha256(data: Uint8Array): Uint8Array {
 /** SHA-256 of the empty string: the root of the empty tree. */
 export const EMPTY_ROOT: Uint8Array = nobleSha256(new Uint8Array(0));
 
+/**
+ * Input buffers reused by every hash, since the hash functions are synchronous:
+ * a new buffer per leaf cost an allocation outside the JavaScript heap.
+ */
+let leafInput = new Uint8Array(1024);
+const nodeInput = new Uint8Array(1 + 2 * HASH_SIZE);
+nodeInput[0] = 0x01;
+
 /** Returns the leaf hash SHA-256(0x00 || entry). */
 export function leafHash(entry: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(1 + entry.length);
-  buf[0] = 0x00;
-  buf.set(entry, 1);
-  return sha256Impl(buf);
+  if (leafInput.length < 1 + entry.length) leafInput = new Uint8Array(2 * (1 + entry.length));
+  leafInput[0] = 0x00;
+  leafInput.set(entry, 1);
+  return sha256Impl(leafInput.subarray(0, 1 + entry.length));
 }
 
 /** Returns the interior node hash SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(1 + 2 * HASH_SIZE);
-  buf[0] = 0x01;
-  buf.set(left, 1);
-  buf.set(right, 1 + HASH_SIZE);
-  return sha256Impl(buf);
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_SIZE);
+  return sha256Impl(nodeInput);
 }
