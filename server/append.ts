@@ -6,6 +6,7 @@
 import type { Context, Hono } from 'hono';
 import {
   decodeCBORBody,
+  EntryBuffer,
   type SubmittedDecision,
   submittedFromCBORValue,
   submittedFromJSON,
@@ -30,7 +31,7 @@ export const MAX_REQUEST_DECISIONS = 10_000;
 export const TLOG_PROOF_MEDIA_TYPE = 'application/x-tlog-proof+json';
 
 type InputCode = (typeof ErrorCodes.input)[number];
-type Parser = (value: unknown, validator: string) => SubmittedDecision;
+type Parser = (value: unknown, validator: string, into: EntryBuffer) => SubmittedDecision;
 
 /** Returns the media type of a Content-Type header, lowercase and without parameters. */
 function mediaType(header: string | undefined): string {
@@ -90,13 +91,23 @@ function batchOf(value: unknown): unknown[] | undefined {
   return list;
 }
 
-/** Validates every decision first, so one invalid decision rejects the whole request. */
-function parseDecisions(value: unknown, parse: Parser, validator: string): SubmittedDecision[] {
+/**
+ * Validates every decision first, so one invalid decision rejects the whole
+ * request. The entries share buffers of `bodyBytes` each, about the size of
+ * all of them, since an entry is shorter than its JSON.
+ */
+function parseDecisions(
+  value: unknown,
+  parse: Parser,
+  validator: string,
+  bodyBytes: number,
+): SubmittedDecision[] {
+  const into = new EntryBuffer(bodyBytes);
   const batch = batchOf(value);
-  if (!batch) return [parse(value, validator)];
+  if (!batch) return [parse(value, validator, into)];
   return batch.map((item, i) => {
     try {
-      return parse(item, validator);
+      return parse(item, validator, into);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       const code = err.code as InputCode;
@@ -176,9 +187,10 @@ export function registerAppend(
     const tlogProof = wantsTlogProof(c, query.get('format'));
     const wait = waitWitnessed(query.get('wait'), publisher);
     const format = bodyFormat(mediaType(c.req.header('Content-Type')));
-    const value = format.decode(await readBody(c, maxBodyBytes));
+    const body = await readBody(c, maxBodyBytes);
+    const value = format.decode(body);
     const validator = c.get('validator');
-    const submitted = parseDecisions(value, format.parse, validator);
+    const submitted = parseDecisions(value, format.parse, validator, body.length);
     const appended = await appender.append(
       validator,
       submitted.map((s) => s.decision),

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../dist/src/store/sqlite.js';
-import { encodeDecision } from '../../src/decision.js';
+import { EntryBuffer, encodeDecision } from '../../src/decision.js';
 import { leafHash } from '../../src/hash.js';
 import { decisions } from '../support/decisions.js';
 import { batchOf, checkpointOf, entryBytes } from './store-suite.js';
@@ -93,6 +93,24 @@ describe('SQLite writer thread', () => {
     });
     expect(await store.indexOfLeafHash(leafHash(data[299]!))).toBe(299);
     await store.close();
+  });
+
+  it('commits entries that share one buffer', async () => {
+    for (const writerThread of [true, false]) {
+      const store = new SqliteStore(tempDb(), { writerThread });
+      // Entries as views at offsets into shared chunks, as an append request makes them.
+      const shared = new EntryBuffer(64);
+      const data = Array.from({ length: 12 }, (_, i) => shared.copy(entryBytes(i)));
+      expect(data[5]!.byteOffset).toBeGreaterThan(0);
+      await store.commitBatch({
+        prevSize: 0,
+        entries: data.map((d, i) => ({ index: i, data: d, validator: 'v1', id: `id-${i}` })),
+        tiles: [],
+        checkpoint: checkpointOf(12),
+      });
+      expect(await store.readEntries(0, 12)).toEqual(data.map((d) => new Uint8Array(d)));
+      await store.close();
+    }
   });
 
   it.runIf(existsSync('/proc/thread-self'))('index thread runs at nice 19', async () => {
