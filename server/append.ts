@@ -94,7 +94,7 @@ function batchOf(value: unknown): unknown[] | undefined {
 /**
  * Validates every decision first, so one invalid decision rejects the whole
  * request. The entries share buffers of `bodyBytes` each, about the size of
- * all of them, since an entry is shorter than its JSON.
+ * all of them, since an entry is usually shorter than its JSON.
  */
 function parseDecisions(
   value: unknown,
