@@ -12,7 +12,7 @@ import { Indexer, indexRow } from '../../src/indexer.js';
 import { encodeDecision } from '../../src/decision.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { IndexRow, Store } from '../../src/store/store.js';
-import { decisions } from '../support/decisions.js';
+import { decisions, firstBatchOf } from '../support/decisions.js';
 
 const dirs: string[] = [];
 
@@ -82,17 +82,7 @@ describe('indexer', () => {
   it('decodes from the log the rows it could not hold', async () => {
     const { store, real, transactions } = countingStore();
     const logged = decisions(0, 9);
-    await real.commitBatch({
-      prevSize: 0,
-      entries: logged.map((d, i) => ({
-        index: i,
-        data: encodeDecision(d),
-        validator: 'v',
-        id: d.id,
-      })),
-      tiles: [],
-      checkpoint: { size: 9, root: new Uint8Array(32), note: 'test\n', createdMs: 0 },
-    });
+    await real.commitBatch(firstBatchOf(logged));
     const indexer = new Indexer(store, undefined, { gatherMs: 50, maxPendingRows: 4 });
     indexer.add(rowsOf(0, 3), 3);
     indexer.add(rowsOf(3, 2), 5);
@@ -111,17 +101,7 @@ describe('indexer', () => {
   it('close stops a catch-up early', async () => {
     const { store, real } = countingStore();
     const logged = decisions(0, 5000);
-    await real.commitBatch({
-      prevSize: 0,
-      entries: logged.map((d, i) => ({
-        index: i,
-        data: encodeDecision(d),
-        validator: 'v',
-        id: d.id,
-      })),
-      tiles: [],
-      checkpoint: { size: 5000, root: new Uint8Array(32), note: 'test\n', createdMs: 0 },
-    });
+    await real.commitBatch(firstBatchOf(logged));
     // A ledger opened on a log whose index is empty starts this catch-up in the background.
     const indexer = new Indexer(store);
     void indexer.catchUp(5000);

@@ -20,7 +20,7 @@ import { leafHash } from '../../src/hash.js';
 import { Indexer, indexRow } from '../../src/indexer.js';
 import { SqliteSearchIndex, searchPathOf } from '../../src/store/sqlite-search.js';
 import { SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite.js';
-import { decisions } from '../support/decisions.js';
+import { decisions, firstBatchOf } from '../support/decisions.js';
 
 const dirs: string[] = [];
 
@@ -42,17 +42,7 @@ function tables(path: string): string[] {
 async function logOf(path: string, first: number, count: number) {
   const logged = decisions(first, count);
   const store = new SqliteStore(path);
-  await store.commitBatch({
-    prevSize: 0,
-    entries: logged.map((d, i) => ({
-      index: i,
-      data: encodeDecision(d),
-      validator: 'v',
-      id: d.id,
-    })),
-    tiles: [],
-    checkpoint: { size: count, root: new Uint8Array(32), note: 'test\n', createdMs: 0 },
-  });
+  await store.commitBatch(firstBatchOf(logged));
   return { store, hashes: logged.map((d) => leafHash(encodeDecision(d))) };
 }
 

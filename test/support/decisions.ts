@@ -1,5 +1,6 @@
 /** Decision records for tests: valid, distinct and reproducible from a number. */
-import { type Decision, decisionFromJSON } from '../../src/decision.js';
+import { type Decision, decisionFromJSON, encodeDecision } from '../../src/decision.js';
+import type { Batch } from '../../src/store/store.js';
 
 const ISSUERS = ['https://login.consumer.example', 'https://login.enterprise.example'];
 
@@ -31,4 +32,23 @@ export function decision(n: number, validator = 'tester'): Decision {
 /** Returns decisions [from, from + count). */
 export function decisions(from: number, count: number, validator = 'tester'): Decision[] {
   return Array.from({ length: count }, (_, i) => decision(from + i, validator));
+}
+
+/**
+ * Returns a batch that starts a new log with `logged` as its entries, for
+ * tests of what a store or indexer does with committed decisions. Its
+ * checkpoint is not a signed tree head, only the size.
+ */
+export function firstBatchOf(logged: Decision[]): Batch {
+  return {
+    prevSize: 0,
+    entries: logged.map((d, i) => ({
+      index: i,
+      data: encodeDecision(d),
+      validator: d.validator,
+      id: d.id,
+    })),
+    tiles: [],
+    checkpoint: { size: logged.length, root: new Uint8Array(32), note: 'test\n', createdMs: 0 },
+  };
 }
