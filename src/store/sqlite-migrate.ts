@@ -5,14 +5,14 @@ import { StorageError } from '../errors.js';
 /**
  * Applies the migrations a database lacks, each in its own transaction;
  * user_version is the number applied. Rejects a database newer than this code.
- * `what` names the database in errors, such as "database /data/declog.db".
+ * `label` names the database in errors, such as "database /data/declog.db".
  */
-export function applyMigrations(db: Database.Database, what: string, migrations: string[]): void {
+export function applyMigrations(db: Database.Database, label: string, migrations: string[]): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > migrations.length) {
     throw new StorageError(
       'schema_too_new',
-      `${what} has schema version ${current}, newer than ${migrations.length} supported here: upgrade declog`,
+      `${label} has schema version ${current}, newer than ${migrations.length} supported here: upgrade declog`,
     );
   }
   for (let version = current; version < migrations.length; version++) {

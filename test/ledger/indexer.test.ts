@@ -1,7 +1,7 @@
 /**
  * The search indexer gathers the rows of several commits into one index
  * transaction when given a gathering time, splits them at a row bound,
- * holds a bounded number of rows, and still reaches every size it is asked for.
+ * keeps a bounded number of rows, and still reaches every size it is asked for.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
