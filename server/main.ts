@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { isPostgresUrl, lockDataDir, openDataDir } from '../src/data-dir.js';
 import { UsageError } from '../src/errors.js';
 import { useNodeCrypto } from '../src/crypto-node.js';
+import { SqliteStore } from '../src/store/sqlite.js';
 import type { Ledger } from '../src/ledger.js';
 import { createApp, DEFAULT_BODY_LIMIT } from './app.js';
 import { drain, newHttpServer } from './http-server.js';
@@ -138,6 +139,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   } catch (err) {
     unlock();
     throw err;
+  }
+  if (ledger.store instanceof SqliteStore) {
+    for (const notice of ledger.store.searchNotices) logger.warn(notice);
   }
   let address: AddressInfo;
   let server: Server;

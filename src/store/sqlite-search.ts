@@ -88,6 +88,8 @@ export class SqliteSearchIndex {
   private opened:
     { db: Database.Database; statements: ReturnType<typeof prepare>; inode: number } | undefined;
   private closed = false;
+  /** True when the file was found damaged at open and set aside. */
+  setAsideAtOpen = false;
 
   constructor(
     readonly path: string,
@@ -99,6 +101,7 @@ export class SqliteSearchIndex {
     } catch (err) {
       if (!isDamaged(err)) throw err;
       this.setAside();
+      this.setAsideAtOpen = true;
     }
   }
 

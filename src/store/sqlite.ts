@@ -120,6 +120,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly searchIndex: SqliteSearchIndex | undefined;
+  /** What opening the store did to its search database, for the caller's log. */
+  readonly searchNotices: string[] = [];
   private readonly writer: SqliteWriterThread | undefined;
   private readonly indexer: SqliteIndexThread | undefined;
   /** The data version at the last pollCheckpoint. */
@@ -154,6 +156,7 @@ export class SqliteStore implements Store {
     this.statements = this.prepare();
     if (options.searchIndex ?? true) {
       this.searchIndex = new SqliteSearchIndex(searchPathOf(path), { readonly: options.readonly });
+      if (this.searchIndex.setAsideAtOpen) this.noteSetAside();
       if (!options.readonly) this.checkSearchIndex();
     }
     if (options.writerThread) {
@@ -175,7 +178,11 @@ export class SqliteStore implements Store {
     const logged = data.length === 1 ? leafHash(toBytes(data[0])) : undefined;
     this.setAsideIfDamaged(() => {
       const indexed = search.leafHashAt(size - 1);
-      if (!logged || !indexed || !bytesEqual(logged, indexed)) search.clear();
+      if (logged && indexed && bytesEqual(logged, indexed)) return;
+      search.clear();
+      this.searchNotices.push(
+        `search database ${search.path} covered ${size} entries that do not match the log: cleared, and rebuilt from the entries`,
+      );
     });
   }
 
@@ -189,8 +196,16 @@ export class SqliteStore implements Store {
     } catch (err) {
       if (!isDamaged(err)) throw err;
       this.searchIndex!.setAside();
+      this.noteSetAside();
       return undefined;
     }
+  }
+
+  private noteSetAside(): void {
+    const path = this.searchIndex!.path;
+    this.searchNotices.push(
+      `search database ${path} is damaged: moved to ${path}.damaged, and rebuilt from the entries`,
+    );
   }
 
   private searchDb(): SqliteSearchIndex {

@@ -93,6 +93,9 @@ describe('SQLite schema', () => {
 
     const reopened = new SqliteStore(join(dir, 'b.db'), { mustExist: true });
     expect(await reopened.indexedSize()).toBe(0);
+    expect(reopened.searchNotices).toEqual([
+      expect.stringContaining('do not match the log: cleared'),
+    ]);
     expect(await reopened.indexOfLeafHash(first.hashes[0]!)).toBeUndefined();
     await new Indexer(reopened).catchUp(10);
     expect(await reopened.indexOfLeafHash(second.hashes[3]!)).toBe(3);
@@ -110,6 +113,9 @@ describe('SQLite schema', () => {
 
     const reopened = new SqliteStore(join(dir, 'b.db'), { mustExist: true });
     expect(await reopened.indexedSize()).toBe(0);
+    expect(reopened.searchNotices).toEqual([
+      expect.stringContaining('do not match the log: cleared'),
+    ]);
     await reopened.close();
   });
 
@@ -120,6 +126,7 @@ describe('SQLite schema', () => {
     await store.close();
 
     const reopened = new SqliteStore(path, { mustExist: true });
+    expect(reopened.searchNotices).toEqual([]);
     expect(await reopened.indexedSize()).toBe(10);
     expect(await reopened.indexOfLeafHash(hashes[9]!)).toBe(9);
     await reopened.close();
@@ -135,6 +142,7 @@ describe('SQLite schema', () => {
     const reopened = new SqliteStore(path, { mustExist: true });
     expect(readFileSync(`${searchPathOf(path)}.damaged`, 'utf8')).toMatch(/^not a database/);
     expect(await reopened.indexedSize()).toBe(0);
+    expect(reopened.searchNotices).toEqual([expect.stringContaining('is damaged: moved to')]);
     await new Indexer(reopened).catchUp(10);
     expect(await reopened.indexOfLeafHash(hashes[4]!)).toBe(4);
     await reopened.close();
@@ -155,6 +163,7 @@ describe('SQLite schema', () => {
     const reopened = new SqliteStore(path, { mustExist: true });
     expect(existsSync(`${searchPathOf(path)}.damaged`)).toBe(true);
     expect(await reopened.indexedSize()).toBe(0);
+    expect(reopened.searchNotices).toEqual([expect.stringContaining('is damaged: moved to')]);
     await new Indexer(reopened).catchUp(500);
     expect(await reopened.indexOfLeafHash(hashes[499]!)).toBe(499);
     await reopened.close();
