@@ -379,7 +379,7 @@ export class Ledger {
 
   /**
    * Searches the index. The page reports up to which tree size it covers,
-   * never past the latest checkpoint this process knows: a process that
+   * never past the latest checkpoint this process has read: a process that
    * follows the log may read an index filled by the sequencing process past
    * it, and entries past it cannot be read or proved here yet.
    */

@@ -12,7 +12,7 @@ import { applyMigrations } from './sqlite-migrate.js';
 import type { IndexRow, SearchPage, SearchQuery } from './store.js';
 import { SEARCH_FIELDS } from './store.js';
 
-/** Schema versions of the search database, applied in order; PRAGMA user_version is the last applied. */
+/** Schema versions of the search database, applied in order. PRAGMA user_version is the last applied. */
 const MIGRATIONS: string[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -136,8 +136,9 @@ export class SqliteSearchIndex {
   /** Opens the database, or returns undefined for a read-only index whose file does not exist yet. */
   private open() {
     if (this.opened) return this.opened;
-    if (this.closed)
+    if (this.closed) {
       throw new StorageError('storage_failed', `search database ${this.path} is closed`);
+    }
     const readonly = this.options.readonly ?? false;
     if (readonly && !existsSync(this.path)) return undefined;
     const db = this.run('opening', () => new Database(this.path, { readonly }));

@@ -120,7 +120,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly searchIndex: SqliteSearchIndex | undefined;
-  /** What opening the store did to its search database, for the caller's log. */
+  /** Notices for the caller's log: each change that opening the store made to its search database. */
   readonly searchNotices: string[] = [];
   private readonly writer: SqliteWriterThread | undefined;
   private readonly indexer: SqliteIndexThread | undefined;
