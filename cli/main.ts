@@ -466,6 +466,11 @@ function errorLine(err: unknown): string | undefined {
 
 async function main(argv: string[]): Promise<void> {
   useNodeCrypto();
+  // A reader that closes the pipe early, as `declog --help | head` does, wants no more output.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

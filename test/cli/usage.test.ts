@@ -1,13 +1,26 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { generateKey } from '../../src/note.js';
-import { closedUrl, run } from './helpers.js';
+import { CLI, closedUrl, run } from './helpers.js';
 
 const VKEY = generateKey('cli.example/log').verifierKey;
 
 /** Every command and the options its --help must explain. */
 const COMMANDS: [string[], string[]][] = [
   [['init'], ['--data', '--origin', '--json']],
-  [['serve'], ['--data', '--port', '--host', '--init', '--origin', '--max-batch', '--max-wait-ms', '--max-pending-commits']],
+  [
+    ['serve'],
+    [
+      '--data',
+      '--port',
+      '--host',
+      '--init',
+      '--origin',
+      '--max-batch',
+      '--max-wait-ms',
+      '--max-pending-commits',
+    ],
+  ],
   [
     ['token', 'add'],
     ['--data', '--json'],
@@ -137,5 +150,14 @@ describe('network errors', () => {
     const r = await run(['get', '0'], { env: { DECLOG_URL: url } });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(url);
+  });
+
+  it('help into a closed pipe exits quietly', () => {
+    // head reads one line and closes the pipe while declog still writes.
+    const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" --help | head -n 1`], {
+      encoding: 'utf8',
+    });
+    expect(piped.stdout).toMatch(/^Usage: declog/);
+    expect(piped.stderr).not.toMatch(/EPIPE/);
   });
 });
