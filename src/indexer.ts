@@ -7,8 +7,9 @@
 import type { Logger } from 'pino';
 import { type Decision, decodeLoggedDecision } from './decision.js';
 import { StorageError } from './errors.js';
-import { leafHash } from './hash.js';
+import { HASH_SIZE, leafHash } from './hash.js';
 import type { IndexRow, Store } from './store/store.js';
+import { TILE_WIDTH } from './tiles.js';
 
 const CATCH_UP_CHUNK = 1024;
 
@@ -197,10 +198,35 @@ export class Indexer implements SearchIndexer {
       );
     }
     // The entries were checked when appended, so they skip decodeDecision's checks, which cost 4 times as much.
-    return entries.map((data, i) =>
-      indexRow(indexed + i, leafHash(data), decodeLoggedDecision(data)),
-    );
+    const hashes =
+      (await storedLeafHashes(this.store, indexed, indexed + entries.length)) ??
+      entries.map(leafHash);
+    return entries.map((data, i) => indexRow(indexed + i, hashes[i]!, decodeLoggedDecision(data)));
   }
+}
+
+/**
+ * Returns the leaf hashes of entries [start, end) as the level 0 tiles
+ * hold them, which costs less than hashing the entries again, or undefined
+ * if a tile is missing or narrower than the entries.
+ */
+async function storedLeafHashes(
+  store: Store,
+  start: number,
+  end: number,
+): Promise<Uint8Array[] | undefined> {
+  const first = Math.floor(start / TILE_WIDTH);
+  const keys = [];
+  for (let index = first; index * TILE_WIDTH < end; index++) keys.push({ level: 0, index });
+  const tiles = await store.readTiles(keys);
+  const hashes: Uint8Array[] = [];
+  for (let i = start; i < end; i++) {
+    const tile = tiles[Math.floor(i / TILE_WIDTH) - first];
+    const at = i % TILE_WIDTH;
+    if (tile?.index !== Math.floor(i / TILE_WIDTH) || at >= tile.width) return undefined;
+    hashes.push(tile.data.subarray(at * HASH_SIZE, (at + 1) * HASH_SIZE));
+  }
+  return hashes;
 }
 
 /** The part of the SQLite index thread an indexer uses: indexing up to a size on its own connection. */

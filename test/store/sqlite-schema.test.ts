@@ -1,7 +1,8 @@
 /**
  * SQLite schema upgrades and the search database beside the log. A version 1
  * log loses its search table, and the search database is rebuilt from the
- * entries. A search database that does not match the log is cleared.
+ * entries. A search database that does not match the log is cleared, and
+ * one of version 1 is emptied for a rebuild in the version 2 layout.
  */
 import {
   copyFileSync,
@@ -9,6 +10,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeDecision } from '../../src/decision.js';
-import { leafHash } from '../../src/hash.js';
+import { leafHash, sha256 } from '../../src/hash.js';
+import { utf8 } from '../../src/encoding.js';
 import { Indexer, indexRow } from '../../src/indexer.js';
 import { SqliteSearchIndex, searchPathOf } from '../../src/store/sqlite-search.js';
 import { SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite.js';
@@ -204,5 +207,74 @@ describe('search database file', () => {
     expect(reader.indexedSize()).toBe(2);
     reader.close();
     writer.close();
+  });
+
+  it('empties a version 1 file and returns its pages', () => {
+    const path = join(newDir(), 'declog-search.db');
+    const db = new Database(path);
+    db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE search (idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL, kid TEXT NOT NULL);
+      CREATE INDEX search_by_kid ON search (kid, idx);
+      INSERT INTO meta (key, value) VALUES ('indexed_size', '2000');
+      PRAGMA user_version = 1;`);
+    const insert = db.prepare('INSERT INTO search VALUES (?, randomblob(1000), ?)');
+    db.transaction(() => {
+      for (let i = 0; i < 2000; i++) insert.run(i, `kid-${i % 7}`);
+    })();
+    db.close();
+    const before = statSync(path).size;
+
+    const index = new SqliteSearchIndex(path);
+    expect(index.indexedSize()).toBe(0);
+    expect(statSync(path).size).toBeLessThan(before / 10);
+    index.addRows(rowsOf(0, 10), 10);
+    expect(index.search({ equals: { kid: decisions(3, 1)[0]!.kid }, limit: 10 }).indexes).toContain(3);
+    index.close();
+  });
+
+  it('finds leaf hashes in every segment of 65,536 entries', () => {
+    const path = join(newDir(), 'declog-search.db');
+    const index = new SqliteSearchIndex(path);
+    const count = 2 ** 16 + 100;
+    const hashOf = (i: number) => sha256(utf8(`leaf ${i}`));
+    const rows = Array.from({ length: count }, (_, i) => ({
+      ...indexRow(i, hashOf(i), decisions(0, 1)[0]!),
+    }));
+    index.addRows(rows, count);
+    for (const i of [0, 1000, 2 ** 16 - 1, 2 ** 16, count - 1]) {
+      expect(index.indexOfLeafHash(hashOf(i))).toBe(i);
+    }
+    expect(index.indexOfLeafHash(hashOf(count))).toBeUndefined();
+    index.close();
+  });
+
+  it('forgets term IDs when another connection clears the index', () => {
+    const path = join(newDir(), 'declog-search.db');
+    const [a, b] = [new SqliteSearchIndex(path), new SqliteSearchIndex(path)];
+    const first = decisions(0, 2);
+    // a caches the IDs of the first decision's values.
+    a.addRows([indexRow(0, sha256(utf8('0')), first[0]!)], 1);
+    // b clears the index and adds other values first, so the same values get other IDs.
+    b.clear();
+    b.addRows([indexRow(0, sha256(utf8('1')), first[1]!)], 1);
+    a.addRows([indexRow(1, sha256(utf8('2')), first[0]!)], 2);
+    for (const field of ['kid', 'iss', 'key_domain'] as const) {
+      expect(b.search({ equals: { [field]: first[0]![field] }, limit: 10 }).indexes).toEqual([1]);
+    }
+    a.close();
+    b.close();
+  });
+
+  it('forgets term IDs added in a transaction that failed', () => {
+    const path = join(newDir(), 'declog-search.db');
+    const index = new SqliteSearchIndex(path);
+    const [d0, d1] = decisions(0, 2);
+    index.addRows([indexRow(0, sha256(utf8('0')), d0!)], 1);
+    // The second row repeats index 1, so the transaction that added d1's terms rolls back.
+    const repeated = [indexRow(1, sha256(utf8('1')), d1!), indexRow(1, sha256(utf8('1')), d1!)];
+    expect(() => index.addRows(repeated, 3)).toThrow();
+    index.addRows([indexRow(1, sha256(utf8('1')), d1!)], 2);
+    expect(index.search({ equals: { kid: d1!.kid }, limit: 10 }).indexes).toEqual([1]);
+    index.close();
   });
 });
