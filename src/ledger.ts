@@ -11,7 +11,7 @@ import { leafHash } from './hash.js';
 import { Indexer, type SearchIndexer } from './indexer.js';
 import { NotSequencerError } from './leadership.js';
 import type { Signer } from './note.js';
-import { consistencyNodes, inclusionNodes, type NodeId, type ProofNodes, rehash } from './proof.js';
+import { consistencyNodes, type EphemeralNode, foldRight, inclusionPlan, rehash } from './proof.js';
 import { Sequencer, type SequencerOptions, type Sequenced } from './sequencer.js';
 import type {
   CheckpointRecord,
@@ -68,7 +68,7 @@ export class Ledger {
   private sequencer: Sequencer;
   private readonly indexer: SearchIndexer;
   private following: Following | undefined;
-  /** Ephemeral nodes of proofs in the tree of one size, by the level of their first subtree. */
+  /** Ephemeral nodes of proofs in the tree of one size, by the level at which they are siblings. */
   private ephemerals = { size: -1, byLevel: new Map<number, Uint8Array>() };
   /** Validators by token hash (hex), so that appends do not query the store for each request. */
   private readonly validators = new Map<string, { name: string; expires: number }>();
@@ -220,50 +220,28 @@ export class Ledger {
   /**
    * Builds the inclusion proofs of several entries in one tree. The proofs of
    * neighbouring entries share most nodes and the same right-edge
-   * (ephemeral) node, so each node is read and each ephemeral node hashed once.
+   * (ephemeral) nodes, so each node is read and each ephemeral node hashed once.
    */
   private async inclusionProofs(indexes: number[], size: number): Promise<Uint8Array[][]> {
-    const plans = indexes.map((index) => inclusionNodes(index, size));
-    // Nodes by level, then index: numbers as keys, since a batch has thousands of lookups.
-    const nodes: Map<number, Uint8Array | undefined>[] = [];
-    const unique: NodeId[] = [];
-    for (const plan of plans) {
-      for (const id of plan.ids) {
-        const level = (nodes[id.level] ??= new Map());
-        if (level.has(id.index)) continue;
-        level.set(id.index, undefined);
-        unique.push(id);
-      }
-    }
-    const read = await this.tiles.readNodes(unique);
-    unique.forEach((id, i) => nodes[id.level]!.set(id.index, read[i]));
-    return plans.map((plan) =>
-      this.fold(
-        plan,
-        size,
-        plan.ids.map((id) => nodes[id.level]!.get(id.index)!),
-      ),
-    );
+    const plan = inclusionPlan(indexes, size);
+    const read = await this.tiles.readNodes(plan.ids);
+    const ephemerals = plan.ephemerals.map((node) => this.ephemeral(size, node, read));
+    return plan.proofs.map((proof) => proof.map((p) => (p >= 0 ? read[p]! : ephemerals[-1 - p]!)));
   }
 
   /**
-   * Turns a proof's node hashes into the proof, hashing its ephemeral node
-   * only when no earlier proof in a tree of this size needed the same one.
-   * Proofs at one size share at most one ephemeral node per level.
+   * Returns the hash of an ephemeral node of proofs in the tree of `size`
+   * leaves, folding the hashes of its nodes in `read` only when no earlier
+   * proof in a tree of this size needed the same one.
    */
-  private fold(plan: ProofNodes, size: number, hashes: Uint8Array[]): Uint8Array[] {
-    const { ids, begin, end } = plan;
-    if (begin === end) return hashes;
+  private ephemeral(size: number, node: EphemeralNode, read: Uint8Array[]): Uint8Array {
     if (this.ephemerals.size !== size) this.ephemerals = { size, byLevel: new Map() };
-    const level = ids[begin]!.level;
-    let ephemeral = this.ephemerals.byLevel.get(level);
-    if (!ephemeral) {
-      const part = { ids: ids.slice(begin, end), begin: 0, end: end - begin };
-      ephemeral = rehash(part, hashes.slice(begin, end))[0]!;
-      this.ephemerals.byLevel.set(level, ephemeral);
+    let hash = this.ephemerals.byLevel.get(node.level);
+    if (!hash) {
+      hash = foldRight(read.slice(node.begin, node.end));
+      this.ephemerals.byLevel.set(node.level, hash);
     }
-    hashes.splice(begin, end - begin, ephemeral);
-    return hashes;
+    return hash;
   }
 
   /** Returns the signed checkpoint of exactly this size, or throws NotFoundError. */
@@ -299,9 +277,8 @@ export class Ledger {
         `index ${index} is not below tree size ${checkpoint.size}`,
       );
     }
-    const nodes = inclusionNodes(index, checkpoint.size);
-    const proof = this.fold(nodes, checkpoint.size, await this.tiles.readNodes(nodes.ids));
-    return { checkpoint, proof };
+    const [proof] = await this.inclusionProofs([index], checkpoint.size);
+    return { checkpoint, proof: proof! };
   }
 
   /** Finds the first entry with this leaf hash among indexed entries. */

@@ -35,12 +35,7 @@ export type NodeReader = (id: NodeId) => Uint8Array;
  */
 export function inclusionNodes(index: number, size: number): ProofNodes {
   checkSize(size, 'tree size');
-  if (!isCount(index) || index >= size) {
-    throw new InputError(
-      'index_out_of_range',
-      `leaf index ${index} is not below tree size ${size}`,
-    );
-  }
+  checkIndex(index, size);
   return pathNodes({ level: 0, index }, size);
 }
 
@@ -99,6 +94,77 @@ export function rehash(nodes: ProofNodes, hashes: Uint8Array[]): Uint8Array[] {
   return [...hashes.slice(0, begin), ephemeral, ...hashes.slice(end)];
 }
 
+/** An ephemeral node of inclusion proofs: the ids [begin, end) whose hashes fold into it. */
+export interface EphemeralNode {
+  /** Tree level of the proofs' path at which the node is a sibling. */
+  level: number;
+  begin: number;
+  end: number;
+}
+
+/**
+ * The inclusion proofs of several leaves in one tree, planned together.
+ * Neighbouring leaves share their siblings above the level where their
+ * paths meet, and all of them share the ephemeral node of each level, so
+ * each of those is listed once.
+ */
+export interface InclusionPlan {
+  /** The perfect subtrees to read: siblings on the paths, and the nodes that ephemeral nodes fold. */
+  ids: NodeId[];
+  ephemerals: EphemeralNode[];
+  /**
+   * The proof of each leaf in the order given, bottom-up, as positions:
+   * p >= 0 is the hash of ids[p], and p < 0 is the hash of ephemerals[-1 - p].
+   */
+  proofs: number[][];
+}
+
+/**
+ * Plans the inclusion proofs of the leaves `indexes` in the tree of `size`
+ * leaves: the same proofs as inclusionNodes gives for each leaf. A sibling
+ * is listed once for a run of leaves that need it one after another, as the
+ * leaves of one request do, so ascending indexes list each node once.
+ */
+export function inclusionPlan(indexes: readonly number[], size: number): InclusionPlan {
+  checkSize(size, 'tree size');
+  const ids: NodeId[] = [];
+  const ephemerals: EphemeralNode[] = [];
+  // By tree level: the last sibling listed and its position, and the ephemeral node's position.
+  const lastSibling: number[] = [];
+  const lastPosition: number[] = [];
+  const ephemeralAt: number[] = [];
+  const proofs = indexes.map((leaf) => {
+    checkIndex(leaf, size);
+    const proof: number[] = [];
+    // The same walk as pathNodes, from the leaf up to the root.
+    let index = leaf;
+    for (let level = 0, width = 1; !(index === 0 && width >= size); level++, width *= 2) {
+      const sibling = index % 2 === 0 ? index + 1 : index - 1;
+      const start = sibling * width;
+      if (start + width <= size) {
+        if (lastSibling[level] !== sibling) {
+          lastSibling[level] = sibling;
+          lastPosition[level] = ids.length;
+          ids.push({ level, index: sibling });
+        }
+        proof.push(lastPosition[level]!);
+      } else if (start < size) {
+        let at = ephemeralAt[level];
+        if (at === undefined) {
+          const begin = ids.length;
+          ids.push(...coverNodes(start, size));
+          ephemerals.push({ level, begin, end: ids.length });
+          at = ephemeralAt[level] = -ephemerals.length;
+        }
+        proof.push(at);
+      }
+      index = Math.floor(index / 2);
+    }
+    return proof;
+  });
+  return { ids, ephemerals, proofs };
+}
+
 /** Builds the inclusion proof of leaf `index` in the tree of `size` leaves. */
 export function inclusionProof(index: number, size: number, readNode: NodeReader): Uint8Array[] {
   const nodes = inclusionNodes(index, size);
@@ -152,7 +218,7 @@ function coverNodes(start: number, size: number): NodeId[] {
 }
 
 /** Computes MTH of adjacent subtrees given left to right, hashing from the right. */
-function foldRight(hashes: Uint8Array[]): Uint8Array {
+export function foldRight(hashes: Uint8Array[]): Uint8Array {
   let hash = hashes[hashes.length - 1]!;
   for (let i = hashes.length - 2; i >= 0; i--) hash = nodeHash(hashes[i]!, hash);
   return hash;
@@ -160,6 +226,15 @@ function foldRight(hashes: Uint8Array[]): Uint8Array {
 
 function isCount(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
+}
+
+function checkIndex(index: number, size: number): void {
+  if (!isCount(index) || index >= size) {
+    throw new InputError(
+      'index_out_of_range',
+      `leaf index ${index} is not below tree size ${size}`,
+    );
+  }
 }
 
 function checkSize(size: number, what: string): void {

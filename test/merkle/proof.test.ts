@@ -1,9 +1,12 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import {
   consistencyNodes,
   consistencyProof,
+  foldRight,
   inclusionNodes,
+  inclusionPlan,
   inclusionProof,
   rehash,
 } from '../../src/proof.js';
@@ -13,6 +16,8 @@ import { buildTree, expectError } from './helpers.js';
 const { readNode, leaves } = buildTree(sampleEntries(16));
 const MAX = Number.MAX_SAFE_INTEGER;
 const node = (level: number, index: number) => ({ level, index });
+const range = (begin: number, end: number) =>
+  Array.from({ length: end - begin }, (_, i) => begin + i);
 
 describe('inclusionNodes', () => {
   it('perfect tree has no ephemeral node', () => {
@@ -100,6 +105,52 @@ describe('consistencyNodes', () => {
   it('rejects unsafe sizes', () => {
     expectError(() => consistencyNodes(1, 2 ** 53), InputError, 'size_out_of_range');
     expectError(() => consistencyNodes(1.5, 3), InputError, 'size_out_of_range');
+  });
+});
+
+describe('inclusionPlan', () => {
+  const tree = buildTree(sampleEntries(300));
+
+  /** Returns the proofs that the plan lists, with the hashes of `tree`. */
+  function planProofs(indexes: number[], size: number): Uint8Array[][] {
+    const plan = inclusionPlan(indexes, size);
+    const read = plan.ids.map(tree.readNode);
+    const ephemerals = plan.ephemerals.map((e) => foldRight(read.slice(e.begin, e.end)));
+    return plan.proofs.map((proof) => proof.map((p) => (p >= 0 ? read[p]! : ephemerals[-1 - p]!)));
+  }
+
+  it('matches inclusionProof in any order', () => {
+    const arb = fc
+      .integer({ min: 1, max: 300 })
+      .chain((size) => fc.tuple(fc.array(fc.nat(size - 1), { maxLength: 40 }), fc.constant(size)));
+    fc.assert(
+      fc.property(arb, ([indexes, size]) => {
+        const want = indexes.map((index) => inclusionProof(index, size, tree.readNode));
+        expect(planProofs(indexes, size)).toEqual(want);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('lists shared siblings once', () => {
+    const indexes = Array.from({ length: 100 }, (_, i) => 150 + i);
+    const plan = inclusionPlan(indexes, 253);
+    const folded = new Set(plan.ephemerals.flatMap((e) => range(e.begin, e.end)));
+    const siblings = plan.ids
+      .filter((_, p) => !folded.has(p))
+      .map(({ level, index }) => `${level}/${index}`);
+    expect(new Set(siblings).size).toBe(siblings.length);
+    // Each level has about half the siblings of the level below, so about twice as many as leaves in all.
+    expect(siblings.length).toBeLessThanOrEqual(2 * indexes.length + 8);
+    expect(plan.ephemerals.length).toBeLessThanOrEqual(8);
+    expect(planProofs(indexes, 253)).toEqual(indexes.map((i) => planProofs([i], 253)[0]));
+  });
+
+  it('rejects bad index or size', () => {
+    expectError(() => inclusionPlan([0, 8], 8), InputError, 'index_out_of_range');
+    expectError(() => inclusionPlan([0.5], 8), InputError, 'index_out_of_range');
+    expectError(() => inclusionPlan([], 2 ** 53), InputError, 'size_out_of_range');
+    expect(inclusionPlan([], 5)).toEqual({ ids: [], ephemerals: [], proofs: [] });
   });
 });
 
