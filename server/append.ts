@@ -11,14 +11,14 @@ import {
   submittedFromCBORValue,
   submittedFromJSON,
 } from '../src/decision.js';
-import { fromUtf8 } from '../src/encoding.js';
+import { fromUtf8, toHex } from '../src/encoding.js';
 import { type ErrorCodes, InputError } from '../src/errors.js';
 import type { AppendResult, Ledger } from '../src/ledger.js';
 import { formatTlogProof } from '../src/tlog-proof.js';
 import { bearerAuth } from './auth.js';
 import { readBody } from './body.js';
 import type { AppEnv } from './env.js';
-import { HexTable, jsonParts } from './json-text.js';
+import { BodyWriter, jsonBytes, utf8Parts } from './json-text.js';
 import { readQuery } from './query.js';
 import type { Appender } from './readers.js';
 import type { WitnessPublisher } from '../src/witness-publisher.js';
@@ -139,37 +139,98 @@ function accepts(header: string | undefined, type: string): boolean {
 /**
  * Returns the receipts body: `{"checkpoint", "tree_size", "validator",
  * "entries"}`, each entry `{"index", "leaf_hash", "inclusion_proof" or
- * "tlog_proof", "duplicate"}`. The text is the same as JSON.stringify of
- * that object, written directly so that each distinct hash is hex-encoded
- * once per response.
+ * "tlog_proof", "duplicate"}`, as the UTF-8 of JSON.stringify of that
+ * object. Inclusion proofs are written as bytes, without a string per hash.
  */
 export function receiptsBody(
   result: AppendResult,
   validator: string,
   tlogProof: boolean,
-): string[] {
+): Uint8Array<ArrayBuffer> {
   const { checkpoint, entries } = result;
   const head =
     `{"checkpoint":${JSON.stringify(checkpoint.note)},"tree_size":${checkpoint.size},` +
     `"validator":${JSON.stringify(validator)},"entries":[`;
-  const hex = new HexTable();
-  for (const r of entries) {
-    hex.add(r.leafHash);
-    if (!tlogProof) for (const node of r.inclusionProof) hex.add(node);
+  if (tlogProof) {
+    let list = '';
+    entries.forEach((r, i) => {
+      const proof = formatTlogProof({
+        index: r.index,
+        proof: r.inclusionProof,
+        checkpoint: checkpoint.note,
+      });
+      list +=
+        `${i === 0 ? '' : ','}{"index":${r.index},"leaf_hash":"${toHex(r.leafHash)}",` +
+        `"tlog_proof":${JSON.stringify(proof)},"duplicate":${r.duplicate}}`;
+    });
+    return utf8Parts([head, list, ']}']);
   }
-  hex.encode();
-  let list = '';
+  // An entry takes about 100 bytes and 67 for each proof hash.
+  const hashes = entries[0]?.inclusionProof.length ?? 0;
+  const out = new BodyWriter(3 * head.length + entries.length * (100 + 67 * hashes));
+  out.text(head);
+  const proofs = new ProofArrays(out);
   entries.forEach((r, i) => {
-    const proof = tlogProof
-      ? `"tlog_proof":${JSON.stringify(
-          formatTlogProof({ index: r.index, proof: r.inclusionProof, checkpoint: checkpoint.note }),
-        )}`
-      : `"inclusion_proof":${hex.array(r.inclusionProof)}`;
-    list +=
-      `${i === 0 ? '' : ','}{"index":${r.index},"leaf_hash":"${hex.hex(r.leafHash)}",` +
-      `${proof},"duplicate":${r.duplicate}}`;
+    out.text(`${i === 0 ? '' : ','}{"index":${r.index},"leaf_hash":"`);
+    out.hex(r.leafHash);
+    out.text('","inclusion_proof":');
+    proofs.write(r.inclusionProof);
+    out.text(`,"duplicate":${r.duplicate}}`);
   });
-  return [head, list, ']}'];
+  out.text(']}');
+  return out.bytes();
+}
+
+/**
+ * Writes the "inclusion_proof" arrays of receipts, as JSON arrays of hex.
+ * The proofs of neighbouring entries end with the same nodes, as the same
+ * objects, so the text of the nodes that a proof shares with the previous
+ * proof is copied from the previous array instead of encoded again.
+ */
+class ProofArrays {
+  private previous: readonly Uint8Array[] = [];
+  /** Body offsets of the previous proof's hashes (each at its opening quote), then of the end of its array. */
+  private starts: number[] = [];
+
+  constructor(private readonly out: BodyWriter) {}
+
+  /** Appends `proof` as a JSON array of the hex of its hashes. */
+  write(proof: readonly Uint8Array[]): void {
+    const { out, previous } = this;
+    let shared = 0;
+    while (
+      shared < proof.length &&
+      shared < previous.length &&
+      proof[proof.length - 1 - shared] === previous[previous.length - 1 - shared]
+    ) {
+      shared++;
+    }
+    const own = proof.length - shared;
+    const starts = new Array<number>(proof.length + 1);
+    out.text('[');
+    for (let j = 0; j < own; j++) {
+      if (j > 0) out.text(',');
+      starts[j] = out.length;
+      out.text('"');
+      out.hex(proof[j]!);
+      out.text('"');
+    }
+    if (shared > 0) {
+      if (own > 0) out.text(',');
+      // The previous text from its first shared hash runs to the end of its array, "]" included.
+      const first = previous.length - shared;
+      const shift = out.length - this.starts[first]!;
+      for (let k = first; k <= previous.length; k++) {
+        starts[own + k - first] = this.starts[k]! + shift;
+      }
+      out.repeat(this.starts[first]!, this.starts[previous.length]!);
+    } else {
+      out.text(']');
+      starts[proof.length] = out.length;
+    }
+    this.previous = proof;
+    this.starts = starts;
+  }
 }
 
 /** Registers POST /v1/decisions on the app. Bodies over `maxBodyBytes` get a 413. */
@@ -197,6 +258,6 @@ export function registerAppend(
       submitted.map((s) => s.entry),
     );
     const result = await afterAppend(ledger, appended, publisher, wait);
-    return jsonParts(c, receiptsBody(result, validator, tlogProof));
+    return jsonBytes(c, receiptsBody(result, validator, tlogProof));
   });
 }

@@ -1,62 +1,86 @@
 /**
  * Helpers for JSON response bodies that a route writes as text instead of
- * passing an object to JSON.stringify: hex for many hashes at once, and the
- * UTF-8 bytes of a body made of parts.
+ * passing an object to JSON.stringify: hex for many hashes at once, the
+ * UTF-8 bytes of a body made of parts, and a writer of bodies as bytes.
  */
 import type { Context } from 'hono';
 
+/** Character codes of the lowercase hex digits. */
+const HEX_DIGITS = new TextEncoder().encode('0123456789abcdef');
+
+/** Strings up to this length are copied in JavaScript when they are ASCII, to skip a native call. */
+const SHORT_TEXT = 64;
+
 /**
- * Hex of hashes, each distinct Uint8Array object encoded once. The
- * receipts of one request share proof nodes as the same objects, so keying
- * by identity finds the repeats without comparing bytes.
+ * A response body written as UTF-8 into one growing buffer, for JSON texts
+ * with many hashes: a hash is written as hex without a string of its own,
+ * and text repeated from earlier in the body is copied as bytes.
  */
-export class HexTable {
-  private readonly slots = new Map<Uint8Array, string>();
-  private readonly pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+export class BodyWriter {
+  private buffer: Buffer<ArrayBuffer>;
+  /** Number of bytes written. */
+  length = 0;
 
-  /** Queues `bytes` for encoding, unless this object is already in the table. */
-  add(bytes: Uint8Array): void {
-    if (this.slots.has(bytes)) return;
-    this.slots.set(bytes, '');
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
+  /** Starts with a buffer of `capacity` bytes, which grows as needed. */
+  constructor(capacity = 4096) {
+    this.buffer = Buffer.allocUnsafe(Math.max(16, capacity));
   }
 
-  /** Encodes the queued values with one hex conversion. */
-  encode(): void {
-    const all = Buffer.allocUnsafe(this.pendingBytes);
-    let offset = 0;
-    for (const bytes of this.pending) {
-      all.set(bytes, offset);
-      offset += bytes.length;
+  /** Appends the UTF-8 of `text`. */
+  text(text: string): void {
+    this.reserve(3 * text.length);
+    const buffer = this.buffer;
+    const start = this.length;
+    if (text.length <= SHORT_TEXT) {
+      let i = 0;
+      for (; i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) break;
+        buffer[start + i] = code;
+      }
+      if (i === text.length) {
+        this.length = start + i;
+        return;
+      }
     }
-    const hex = all.toString('hex');
-    offset = 0;
-    for (const bytes of this.pending) {
-      const end = offset + 2 * bytes.length;
-      this.slots.set(bytes, hex.slice(offset, end));
-      offset = end;
-    }
-    this.pending.length = 0;
-    this.pendingBytes = 0;
+    this.length = start + buffer.write(text, start, 'utf8');
   }
 
-  /** Returns the lowercase hex of an added and encoded value. */
-  hex(bytes: Uint8Array): string {
-    const text = this.slots.get(bytes);
-    if (text === undefined || (text === '' && bytes.length > 0)) {
-      throw new Error('HexTable.hex: the value was not added and encoded');
+  /** Appends the lowercase hex of `bytes`. */
+  hex(bytes: Uint8Array): void {
+    this.reserve(2 * bytes.length);
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i]!;
+      buffer[at++] = HEX_DIGITS[byte >> 4]!;
+      buffer[at++] = HEX_DIGITS[byte & 15]!;
     }
-    return text;
+    this.length = at;
   }
 
-  /** Returns a JSON array of the hex of added and encoded values, such as `["ab","cd"]`. */
-  array(list: readonly Uint8Array[]): string {
-    if (list.length === 0) return '[]';
-    let out = `["${this.hex(list[0]!)}"`;
-    for (let i = 1; i < list.length; i++) out += `,"${this.hex(list[i]!)}"`;
-    return `${out}]`;
+  /** Appends a copy of the bytes [start, end) already written. */
+  repeat(start: number, end: number): void {
+    if (!(0 <= start && start <= end && end <= this.length)) {
+      throw new RangeError(
+        `BodyWriter.repeat: [${start}, ${end}) is not within ${this.length} bytes`,
+      );
+    }
+    this.reserve(end - start);
+    this.buffer.copy(this.buffer, this.length, start, end);
+    this.length += end - start;
+  }
+
+  /** Returns the bytes written, a view of the writer's buffer. */
+  bytes(): Uint8Array<ArrayBuffer> {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.buffer.length, this.length + bytes));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
   }
 }
 
@@ -102,5 +126,10 @@ export function utf8Parts(parts: readonly string[]): Uint8Array<ArrayBuffer> {
 
 /** Returns a 200 response of JSON text given as parts, with the Content-Type of Hono's c.json. */
 export function jsonParts(c: Context, parts: readonly string[]): Response {
-  return c.body(utf8Parts(parts), 200, { 'Content-Type': 'application/json' });
+  return jsonBytes(c, utf8Parts(parts));
+}
+
+/** Returns a 200 response of JSON text given as UTF-8 bytes, with the Content-Type of Hono's c.json. */
+export function jsonBytes(c: Context, bytes: Uint8Array<ArrayBuffer>): Response {
+  return c.body(bytes, 200, { 'Content-Type': 'application/json' });
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCheckpoint } from '../../src/checkpoint.js';
 import { fromHex, toHex } from '../../src/encoding.js';
@@ -7,7 +8,7 @@ import { generateKey, newSigner, signNote } from '../../src/note.js';
 import { formatTlogProof } from '../../src/tlog-proof.js';
 import { verifyInclusion } from '../../src/verify.js';
 import { receiptsBody } from '../../server/append.js';
-import { HexTable, utf8Parts } from '../../server/json-text.js';
+import { BodyWriter, utf8Parts } from '../../server/json-text.js';
 import { decisionJSON } from '../support/decisions.js';
 import { type TestServer, hashes, open, startTestServer } from './harness.js';
 
@@ -34,7 +35,7 @@ function referenceReceipts(result: AppendResult, validator: string, tlogProof: b
   });
 }
 
-const text = (parts: string[]) => new TextDecoder().decode(utf8Parts(parts));
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const hash = (n: number) => sha256(new Uint8Array([n, n >> 8]));
 
 describe('receiptsBody', () => {
@@ -75,28 +76,69 @@ describe('receiptsBody', () => {
     );
   });
 
+  it('shared proof tails match JSON.stringify', () => {
+    // Proofs drawn from a few hash objects, so that neighbours often end with the same ones.
+    const pool = [0, 1, 2, 3].map(hash);
+    pool.push(new Uint8Array(pool[0]!));
+    const entryArb = fc.record({
+      index: fc.nat(),
+      leaf: fc.nat(pool.length - 1),
+      proof: fc.array(fc.nat(pool.length - 1), { maxLength: 6 }),
+      duplicate: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(entryArb, { minLength: 1, maxLength: 8 }), (list) => {
+        const many: AppendResult = {
+          checkpoint: result.checkpoint,
+          entries: list.map((e) => ({
+            index: e.index,
+            leafHash: pool[e.leaf]!,
+            duplicate: e.duplicate,
+            inclusionProof: e.proof.map((p) => pool[p]!),
+          })),
+        };
+        expect(text(receiptsBody(many, 'default', false))).toBe(
+          referenceReceipts(many, 'default', false),
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('utf8Parts: encodes joined parts as UTF-8', () => {
     const parts = ['{"a":', JSON.stringify('\u2014 \ud83d\ude00 \u00e9'), ',"b":"abc"}', ''];
     expect(Buffer.from(utf8Parts(parts))).toEqual(Buffer.from(parts.join(''), 'utf8'));
   });
+});
 
-  it('HexTable: hex of added values', () => {
-    const table = new HexTable();
-    const a = hash(1);
-    const b = new Uint8Array(a);
-    for (const bytes of [a, b, a, new Uint8Array(0)]) table.add(bytes);
-    table.encode();
-    expect(table.hex(a)).toBe(toHex(a));
-    expect(table.hex(b)).toBe(toHex(a));
-    expect(table.array([a, b])).toBe(JSON.stringify([toHex(a), toHex(b)]));
-    expect(table.array([])).toBe('[]');
+describe('BodyWriter', () => {
+  it('writes text, hex and repeats', () => {
+    const out = new BodyWriter(16);
+    out.text('{"a":');
+    out.hex(new Uint8Array([0, 15, 16, 171, 255]));
+    out.text(' \u2014 \ud83d\ude00 \u00e9 ' + 'x'.repeat(100));
+    out.repeat(1, 4);
+    out.text('');
+    out.hex(new Uint8Array(0));
+    const want = '{"a":000f10abff \u2014 \ud83d\ude00 \u00e9 ' + 'x'.repeat(100) + '"a"';
+    expect(Buffer.from(out.bytes())).toEqual(Buffer.from(want, 'utf8'));
+    expect(out.length).toBe(Buffer.byteLength(want));
   });
 
-  it('HexTable: rejects a value not added', () => {
-    const table = new HexTable();
-    table.add(hash(1));
-    table.encode();
-    expect(() => table.hex(hash(2))).toThrow(/not added/);
+  it('grows past its capacity', () => {
+    const out = new BodyWriter(16);
+    const hashes = [1, 2, 3, 4, 5].map(hash);
+    for (const h of hashes) out.hex(h);
+    out.repeat(0, out.length);
+    const hex = hashes.map(toHex).join('');
+    expect(text(out.bytes())).toBe(hex + hex);
+  });
+
+  it('rejects a repeat past the end', () => {
+    const out = new BodyWriter();
+    out.text('abc');
+    expect(() => out.repeat(2, 4)).toThrow(RangeError);
+    expect(() => out.repeat(-1, 1)).toThrow(RangeError);
   });
 });
 
