@@ -5,11 +5,11 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { useNodeCrypto } from '../crypto-node.js';
-import type { Batch } from './store.js';
+import { type PackedBatch, unpackBatch } from './packed-batch.js';
 import { SqliteStore } from './sqlite.js';
 
 export type WriterRequest =
-  { id: number; type: 'commit'; batch: Batch } | { id: number; type: 'close' };
+  { id: number; type: 'commit'; batch: PackedBatch } | { id: number; type: 'close' };
 
 export interface WriterReply {
   id: number;
@@ -33,8 +33,9 @@ function message(err: unknown): string {
  * each batch is retried alone, so every request gets its own reply.
  */
 function commitRun(run: Extract<WriterRequest, { type: 'commit' }>[]): void {
+  const batches = run.map((r) => unpackBatch(r.batch));
   try {
-    store.commitBatches(run.map((r) => r.batch));
+    store.commitBatches(batches);
     for (const r of run) port.postMessage({ id: r.id } satisfies WriterReply);
     return;
   } catch (err) {
@@ -43,9 +44,9 @@ function commitRun(run: Extract<WriterRequest, { type: 'commit' }>[]): void {
       return;
     }
   }
-  for (const r of run) {
+  for (const [i, r] of run.entries()) {
     try {
-      store.commitBatches([r.batch]);
+      store.commitBatches([batches[i]!]);
       port.postMessage({ id: r.id } satisfies WriterReply);
     } catch (err) {
       port.postMessage({ id: r.id, error: message(err) } satisfies WriterReply);

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StorageError } from '../errors.js';
+import { packBatch } from './packed-batch.js';
 import type { Batch } from './store.js';
 import type { IndexReply, IndexRequest } from './sqlite-index-worker.js';
 import type { WriterReply, WriterRequest } from './sqlite-writer-worker.js';
@@ -60,12 +61,13 @@ class WorkerChannel<
     this.worker.on('exit', (code) => fail(`exited with code ${code}`));
   }
 
-  request(body: Body<Request>): Promise<Reply> {
+  /** Sends a request, moving the buffers in `transfer` to the thread, and resolves with its reply. */
+  request(body: Body<Request>, transfer: ArrayBuffer[] = []): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, ...body });
+      this.worker.postMessage({ id, ...body }, transfer);
     });
   }
 
@@ -102,8 +104,8 @@ export class SqliteWriterThread {
   /** Commits a batch on the worker; resolves once it is durable. */
   async commit(batch: Batch): Promise<void> {
     // The writer needs no search rows: the index thread reads the entries itself.
-    const { indexRows: _, ...sent } = batch;
-    await this.channel.request({ type: 'commit', batch: sent });
+    const { packed, transfer } = packBatch(batch);
+    await this.channel.request({ type: 'commit', batch: packed }, transfer);
   }
 
   close(): Promise<void> {
