@@ -330,13 +330,13 @@ function fromSubmitted(
   into: EntryBuffer | undefined,
 ): SubmittedDecision {
   const fields = recordFields(value, 'decision');
-  if (fields.has('validator')) {
+  if (fields.validator !== ABSENT) {
     throw invalid(
       'field "validator": is set by the ledger from the authenticated caller, never sent',
     );
   }
-  fields.set('validator', validator);
-  if (!fields.has('v')) fields.set('v', DECISION_VERSION);
+  fields.validator = validator;
+  if (fields.v === ABSENT) fields.v = DECISION_VERSION;
   const decision = parseFields(fields, source);
   return { decision, entry: encodeChecked(decision, into) };
 }
@@ -399,26 +399,61 @@ function tooLarge(size: number): InputError {
   );
 }
 
-/** Reads the own fields of a plain object or of a Map with text keys, and rejects unknown names. */
-function recordFields(value: unknown, subject: string): Map<string, unknown> {
-  const fields = new Map<string, unknown>();
-  const unknown: string[] = [];
-  const add = (key: unknown, field: unknown) => {
-    if (typeof key !== 'string') {
-      throw invalid(`${subject} keys must be text strings, got ${describe(key)}`);
-    }
-    fields.set(key, field);
-    if (!FIELDS.has(key)) unknown.push(key);
+/** A record's fields by name, each ABSENT when the record does not have it. */
+type Fields = Record<Field, unknown>;
+
+/**
+ * Returns fields that are all ABSENT. Every Fields object has the same
+ * properties in the same order, so reading one by name stays fast.
+ */
+function absentFields(): Fields {
+  return {
+    v: ABSENT,
+    id: ABSENT,
+    time: ABSENT,
+    decision: ABSENT,
+    reason: ABSENT,
+    iss: ABSENT,
+    aud: ABSENT,
+    key_domain: ABSENT,
+    kid: ABSENT,
+    alg: ABSENT,
+    tenant: ABSENT,
+    rp: ABSENT,
+    validator: ABSENT,
+    policy: ABSENT,
+    token_hash: ABSENT,
   };
+}
+
+/** Reads the own fields of a plain object or of a Map with text keys, and rejects unknown names. */
+function recordFields(value: unknown, subject: string): Fields {
+  const fields = absentFields();
+  const unknown: string[] = [];
   if (value instanceof Map) {
-    for (const [key, field] of value) add(key, field);
+    for (const [key, field] of value) addField(fields, unknown, subject, key, field);
   } else {
     if (!isPlainObject(value)) throw invalid(`${subject} must be a map, got ${describe(value)}`);
     // Object.keys lists the own enumerable names, as Object.entries does, without a pair per field.
-    for (const key of Object.keys(value)) add(key, value[key]);
+    for (const key of Object.keys(value)) addField(fields, unknown, subject, key, value[key]);
   }
   if (unknown.length > 0) throw unknownFields(unknown);
   return fields;
+}
+
+/** Sets the field named `key`, or adds `key` to `unknown` when no field has that name. */
+function addField(
+  fields: Fields,
+  unknown: string[],
+  subject: string,
+  key: unknown,
+  value: unknown,
+): void {
+  if (typeof key !== 'string') {
+    throw invalid(`${subject} keys must be text strings, got ${describe(key)}`);
+  }
+  if (FIELDS.has(key)) fields[key as Field] = value;
+  else unknown.push(key);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -435,7 +470,7 @@ function unknownFields(names: string[]): InputError {
 }
 
 /** Checks every field against the schema and builds the decision in table order. */
-function parseFields(fields: Map<string, unknown>, source: Source): Decision {
+function parseFields(fields: Fields, source: Source): Decision {
   const get = (field: Field) => fieldValue(fields, field, source);
   const d: Decision = {
     v: parseVersion(get('v'), source),
@@ -462,10 +497,9 @@ function parseFields(fields: Map<string, unknown>, source: Source): Decision {
 const ABSENT = Symbol('absent');
 
 /** Returns the field's value, or ABSENT for a missing optional field. A missing required field raises. */
-function fieldValue(fields: Map<string, unknown>, field: Field, source: Source): unknown {
-  const present =
-    fields.has(field) && !(source.undefinedIsAbsent && fields.get(field) === undefined);
-  if (present) return fields.get(field);
+function fieldValue(fields: Fields, field: Field, source: Source): unknown {
+  const value = fields[field];
+  if (value !== ABSENT && !(source.undefinedIsAbsent && value === undefined)) return value;
   if (OPTIONAL.has(field)) return ABSENT;
   throw invalid(`field "${field}": is required`);
 }
