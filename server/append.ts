@@ -165,9 +165,10 @@ export function receiptsBody(
     });
     return utf8Parts([head, list, ']}']);
   }
-  // An entry takes about 100 bytes and 67 for each proof hash.
-  const hashes = entries[0]?.inclusionProof.length ?? 0;
-  const out = new BodyWriter(3 * head.length + entries.length * (100 + 67 * hashes));
+  // An entry takes at most 150 bytes besides its proof, and 67 bytes for each proof hash.
+  // The first proof's length, plus one, is an estimate: the writer grows when it is short.
+  const hashes = (entries[0]?.inclusionProof.length ?? 0) + 1;
+  const out = new BodyWriter(3 * head.length + 2 + entries.length * (150 + 67 * hashes));
   out.text(head);
   const proofs = new ProofArrays(out);
   entries.forEach((r, i) => {
@@ -189,8 +190,9 @@ export function receiptsBody(
  */
 class ProofArrays {
   private previous: readonly Uint8Array[] = [];
-  /** Body offsets of the previous proof's hashes (each at its opening quote), then of the end of its array. */
-  private starts: number[] = [];
+  /** Body offsets of the previous array's "[" and of the byte after its "]". */
+  private previousStart = 0;
+  private previousEnd = 0;
 
   constructor(private readonly out: BodyWriter) {}
 
@@ -206,30 +208,27 @@ class ProofArrays {
       shared++;
     }
     const own = proof.length - shared;
-    const starts = new Array<number>(proof.length + 1);
+    const start = out.length;
     out.text('[');
     for (let j = 0; j < own; j++) {
       if (j > 0) out.text(',');
-      starts[j] = out.length;
       out.text('"');
       out.hex(proof[j]!);
       out.text('"');
     }
     if (shared > 0) {
       if (own > 0) out.text(',');
-      // The previous text from its first shared hash runs to the end of its array, "]" included.
-      const first = previous.length - shared;
-      const shift = out.length - this.starts[first]!;
-      for (let k = first; k <= previous.length; k++) {
-        starts[own + k - first] = this.starts[k]! + shift;
-      }
-      out.repeat(this.starts[first]!, this.starts[previous.length]!);
+      // Skip the "[" and each unshared hash of the previous array: its hex, two quotes and a comma.
+      let from = this.previousStart + 1;
+      for (let k = 0; k < previous.length - shared; k++) from += 2 * previous[k]!.length + 3;
+      // From there, the previous text runs to the end of its array, "]" included.
+      out.repeat(from, this.previousEnd);
     } else {
       out.text(']');
-      starts[proof.length] = out.length;
     }
     this.previous = proof;
-    this.starts = starts;
+    this.previousStart = start;
+    this.previousEnd = out.length;
   }
 }
 

@@ -67,7 +67,7 @@ export class BodyWriter {
       );
     }
     this.reserve(end - start);
-    this.buffer.copy(this.buffer, this.length, start, end);
+    this.buffer.copyWithin(this.length, start, end);
     this.length += end - start;
   }
 
@@ -79,7 +79,7 @@ export class BodyWriter {
   private reserve(bytes: number): void {
     if (this.length + bytes <= this.buffer.length) return;
     const grown = Buffer.allocUnsafe(Math.max(2 * this.buffer.length, this.length + bytes));
-    this.buffer.copy(grown, 0, 0, this.length);
+    grown.set(this.buffer.subarray(0, this.length));
     this.buffer = grown;
   }
 }
