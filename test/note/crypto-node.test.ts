@@ -1,7 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { useNodeCrypto } from '../../src/crypto-node.js';
 import { setSha256, sha256 } from '../../src/hash.js';
-import { generateKey, newSigner, newVerifier, openNote, setEd25519Sign, signNote } from '../../src/note.js';
+import {
+  generateKey,
+  newSigner,
+  newVerifier,
+  openNote,
+  setEd25519Sign,
+  signNote,
+} from '../../src/note.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import * as ed from '@noble/ed25519';
 
@@ -27,5 +34,16 @@ describe('node:crypto backend', () => {
       const data = new Uint8Array(length).map((_, i) => (i * 31 + length) & 0xff);
       expect(Buffer.from(sha256(data)), `${length} bytes`).toEqual(Buffer.from(nobleSha256(data)));
     }
+  });
+
+  it('returns a new digest each call', () => {
+    useNodeCrypto();
+    const first = sha256(new Uint8Array([1]));
+    const firstCopy = Uint8Array.from(first);
+    const second = sha256(new Uint8Array([2]));
+    expect(first).toEqual(firstCopy);
+    expect(second).not.toEqual(firstCopy);
+    expect(Object.getPrototypeOf(first)).toBe(Uint8Array.prototype);
+    expect(first.length).toBe(32);
   });
 });
