@@ -74,6 +74,8 @@ interface Pending {
   validator: string;
   decisions: Decision[];
   entries: Uint8Array[];
+  /** The decision key (validator and ID) of each decision, made once for every lookup. */
+  keys: string[];
   resolve: (result: SequencedBatch) => void;
   reject: (error: unknown) => void;
 }
@@ -233,8 +235,9 @@ export class Sequencer {
     if (entries.length !== decisions.length) {
       throw new RangeError(`${decisions.length} decisions came with ${entries.length} entries`);
     }
+    const keys = decisions.map((d) => decisionKey(validator, d.id));
     return new Promise((resolve, reject) => {
-      this.queue.push({ validator, decisions, entries, resolve, reject });
+      this.queue.push({ validator, decisions, entries, keys, resolve, reject });
       this.queuedEntries += entries.length;
       this.schedule();
     });
@@ -325,7 +328,7 @@ export class Sequencer {
     for (const [i, p] of batch.entries()) {
       for (const [j, placed] of placements[i]!.entries()) {
         if (placed.duplicate) continue;
-        const key = decisionKey(p.validator, p.decisions[j]!.id);
+        const key = p.keys[j]!;
         flight.keys.push(key);
         this.inFlightDecisions.set(key, placed);
       }
@@ -418,7 +421,9 @@ export class Sequencer {
     const state = this.state!;
     const prevSize = state.range.size;
     const range = state.range.clone();
-    const touched = new Map<string, StoredTile>();
+    const touched: Touched = { tiles: [], byLevel: [] };
+    const visit = (level: number, index: number, hash: Uint8Array) =>
+      this.writeNode(state, touched, level, index, hash);
     const entries: EntryRecord[] = [];
     const rows: IndexRow[] = [];
     const withRows = this.options.indexRows ?? true;
@@ -432,9 +437,7 @@ export class Sequencer {
           validator: p.validator,
           id: decision.id,
         });
-        range.append(placed.leafHash, (level, index, hash) =>
-          this.writeNode(state, touched, level, index, hash),
-        );
+        range.append(placed.leafHash, visit);
         if (withRows) rows.push(indexRow(placed.index, placed.leafHash, decision));
       }
     }
@@ -454,7 +457,7 @@ export class Sequencer {
         createdMs: this.now(),
       };
     }
-    const tiles = [...touched.values()];
+    const { tiles } = touched;
     const edges = new Map(state.edges);
     for (const tile of tiles) {
       const edge = edges.get(tile.level);
@@ -480,8 +483,7 @@ export class Sequencer {
     const out: Sequenced[][] = [];
     for (const p of batch) {
       const placed: Sequenced[] = [];
-      for (const [j, decision] of p.decisions.entries()) {
-        const key = decisionKey(p.validator, decision.id);
+      for (const [j, key] of p.keys.entries()) {
         const earlier = seen.get(key) ?? this.inFlightDecisions.get(key);
         const storedIndex = stored.get(key);
         if (earlier) {
@@ -522,14 +524,14 @@ export class Sequencer {
   /** Writes one tree node into its tile, copying the committed tile on first write. */
   private writeNode(
     state: TreeState,
-    touched: Map<string, StoredTile>,
+    touched: Touched,
     level: number,
     index: number,
     hash: Uint8Array,
   ): void {
     const loc = locateNode(level, index);
-    const key = `${loc.tileLevel}/${loc.tileIndex}`;
-    let tile = touched.get(key);
+    const atLevel = (touched.byLevel[loc.tileLevel] ??= new Map());
+    let tile = atLevel.get(loc.tileIndex);
     if (!tile) {
       const edge = state.edges.get(loc.tileLevel);
       const data = new Uint8Array(STORED_TILE_BYTES);
@@ -539,7 +541,8 @@ export class Sequencer {
         width = edge.width;
       }
       tile = { level: loc.tileLevel, index: loc.tileIndex, width, data };
-      touched.set(key, tile);
+      atLevel.set(loc.tileIndex, tile);
+      touched.tiles.push(tile);
     }
     tile.data.set(hash, loc.offset);
     if (level % TILE_HEIGHT === 0) tile.width = Math.max(tile.width, loc.minWidth);
@@ -561,6 +564,12 @@ export class Sequencer {
     }
     await this.tail;
   }
+}
+
+/** The tiles that a batch writes, in the order of their first write, and by tile level and index. */
+interface Touched {
+  tiles: StoredTile[];
+  byLevel: Map<number, StoredTile>[];
 }
 
 /** A batch ready to send: what the store writes, and the state and results after it. */
