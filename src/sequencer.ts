@@ -326,11 +326,12 @@ export class Sequencer {
     const { state, placements, appended } = built;
     const flight: InFlight = { keys: [] };
     for (const [i, p] of batch.entries()) {
-      for (const [j, placed] of placements[i]!.entries()) {
-        if (placed.duplicate) continue;
+      const sequenced = placements[i]!;
+      for (let j = 0; j < sequenced.length; j++) {
+        if (sequenced[j]!.duplicate) continue;
         const key = p.keys[j]!;
         flight.keys.push(key);
-        this.inFlightDecisions.set(key, placed);
+        this.inFlightDecisions.set(key, sequenced[j]!);
       }
     }
     // A batch of repeats only waits for the batches before it.
@@ -428,7 +429,9 @@ export class Sequencer {
     const rows: IndexRow[] = [];
     const withRows = this.options.indexRows ?? true;
     for (const [i, p] of batch.entries()) {
-      for (const [j, placed] of placements[i]!.entries()) {
+      const sequenced = placements[i]!;
+      for (let j = 0; j < sequenced.length; j++) {
+        const placed = sequenced[j]!;
         if (placed.duplicate) continue;
         const decision = p.decisions[j]!;
         entries.push({
@@ -483,7 +486,9 @@ export class Sequencer {
     const out: Sequenced[][] = [];
     for (const p of batch) {
       const placed: Sequenced[] = [];
-      for (const [j, key] of p.keys.entries()) {
+      // Loops over each decision index their arrays: an entries() iterator allocated a pair per step.
+      for (let j = 0; j < p.keys.length; j++) {
+        const key = p.keys[j]!;
         const earlier = seen.get(key) ?? this.inFlightDecisions.get(key);
         const storedIndex = stored.get(key);
         if (earlier) {
