@@ -70,13 +70,16 @@ export class TileReader {
     minWidth: number,
     newest: boolean,
   ): StoredTile | undefined {
-    const k = key(level, index);
+    const edge = this.edges.get(level);
+    const edgeFits = edge !== undefined && edge.index === index && edge.width >= minWidth;
+    // Every version of a tile has the same bytes for the nodes it holds, so a read of
+    // nodes tries the edge tile first, which needs no string key.
+    if (edgeFits && !newest) return edge;
     // Hits do not move a tile to the back: eviction is first in, first out, which
     // costs less per read than a strict LRU and keeps the same bound.
-    const full = this.full.get(k);
+    const full = this.full.get(key(level, index));
     if (full) return full;
-    const edge = this.edges.get(level);
-    if (edge && edge.index === index && edge.width >= minWidth) return edge;
+    if (edgeFits) return edge;
     if (newest) return undefined;
     const partial = this.partials.get(level);
     if (partial && partial.index === index && partial.width >= minWidth) return partial;
@@ -117,36 +120,39 @@ export class TileReader {
 
   /** Returns the hashes of the given perfect subtrees, in order. */
   async readNodes(ids: NodeId[]): Promise<Uint8Array[]> {
-    const locations = ids.map((id) => locateNode(id.level, id.index));
+    const hashes = new Array<Uint8Array>(ids.length);
+    // The positions of nodes whose tiles are not cached, and those tiles.
+    const missing: number[] = [];
     const wanted = new Map<string, { level: number; index: number }>();
-    const hashes: (Uint8Array | undefined)[] = new Array(ids.length);
-    locations.forEach((loc, i) => {
+    for (let i = 0; i < ids.length; i++) {
+      const loc = locateNode(ids[i]!.level, ids[i]!.index);
       const tile = this.cached(loc.tileLevel, loc.tileIndex, loc.minWidth, false);
-      if (tile) hashes[i] = tile.data.subarray(loc.offset, loc.offset + HASH_SIZE);
-      else
-        wanted.set(key(loc.tileLevel, loc.tileIndex), {
-          level: loc.tileLevel,
-          index: loc.tileIndex,
-        });
-    });
-    const tiles = new Map<string, StoredTile>();
-    if (wanted.size > 0) {
-      for (const tile of await this.fetch([...wanted.values()])) {
-        tiles.set(key(tile.level, tile.index), tile);
+      if (tile) {
+        hashes[i] = tile.data.subarray(loc.offset, loc.offset + HASH_SIZE);
+      } else {
+        missing.push(i);
+        const level = loc.tileLevel;
+        const index = loc.tileIndex;
+        wanted.set(key(level, index), { level, index });
       }
     }
-    return locations.map((loc, i) => {
-      const hit = hashes[i];
-      if (hit) return hit;
+    if (missing.length === 0) return hashes;
+    const tiles = new Map<string, StoredTile>();
+    for (const tile of await this.fetch([...wanted.values()])) {
+      tiles.set(key(tile.level, tile.index), tile);
+    }
+    for (const i of missing) {
+      const id = ids[i]!;
+      const loc = locateNode(id.level, id.index);
       const tile = tiles.get(key(loc.tileLevel, loc.tileIndex));
       if (!tile || tile.width < loc.minWidth) {
-        const id = ids[i]!;
         throw new StorageError(
           'corrupt_store',
           `tree node at level ${id.level} index ${id.index} is missing from tile ${loc.tileLevel}/${loc.tileIndex}`,
         );
       }
-      return tile.data.subarray(loc.offset, loc.offset + HASH_SIZE);
-    });
+      hashes[i] = tile.data.subarray(loc.offset, loc.offset + HASH_SIZE);
+    }
+    return hashes;
   }
 }
