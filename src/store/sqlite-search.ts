@@ -83,8 +83,12 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
-/** Page cache of the connection, in KiB, for the random inserts of the leaf hash index. */
-const CACHE_KIB = 32 * 1024;
+/**
+ * Page cache of the connection, in KiB. Rows go to the newest leaf hash
+ * segment and to the end of each value's range in the other indexes, so
+ * rebuilding 1.5M rows took as long with 8 MiB as with 32 MiB.
+ */
+const CACHE_KIB = 8 * 1024;
 
 /** Returns whether a database error shows that the file is not an intact SQLite database. */
 export function isDamaged(err: unknown): boolean {
