@@ -120,6 +120,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly searchIndex: SqliteSearchIndex | undefined;
+  private readonly readonly: boolean;
   /** Notices for the caller's log: each change that opening the store made to its search database. */
   readonly searchNotices: string[] = [];
   private readonly writer: SqliteWriterThread | undefined;
@@ -146,6 +147,7 @@ export class SqliteStore implements Store {
         cause,
       });
     }
+    this.readonly = options.readonly ?? false;
     this.db.pragma(`cache_size = ${-(options.cacheKiB ?? CACHE_KIB)}`);
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
@@ -378,11 +380,36 @@ export class SqliteStore implements Store {
   }
 
   async indexOfLeafHash(leafHash: Uint8Array): Promise<number | undefined> {
-    return this.searchDb().indexOfLeafHash(leafHash);
+    return this.readSearch((search) => search.indexOfLeafHash(leafHash));
   }
 
   async search(query: SearchQuery): Promise<SearchPage> {
-    return this.searchDb().search(query);
+    return this.readSearch((search) => search.search(query));
+  }
+
+  /**
+   * Runs a read of the search database. Opening reads only the pages of the
+   * size and the last row, and the index writes only its newest pages, so a
+   * damaged page that a read finds would fail that read after every restart.
+   * A writable store therefore sets the file aside and throws. The index
+   * thread starts the rebuild from the log at once, and an indexer on this
+   * thread starts it at the next commit.
+   */
+  private readSearch<T>(read: (search: SqliteSearchIndex) => T): T {
+    const search = this.searchDb();
+    try {
+      return read(search);
+    } catch (err) {
+      if (this.readonly || !isDamaged(err)) throw err;
+      search.setAside();
+      const size = (this.statements.latestSize.get() as number | null) ?? 0;
+      this.indexer?.notify(size);
+      throw new StorageError(
+        'storage_failed',
+        `search database ${search.path} is damaged: moved to ${search.path}.damaged, and rebuilt from the entries`,
+        { cause: err },
+      );
+    }
   }
 
   async close(): Promise<void> {

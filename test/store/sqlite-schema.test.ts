@@ -171,6 +171,36 @@ describe('SQLite schema', () => {
     expect(await reopened.indexOfLeafHash(hashes[499]!)).toBe(499);
     await reopened.close();
   });
+
+  it('sets aside damage a search finds', async () => {
+    const path = join(newDir(), 'declog.db');
+    const logged = decisions(0, 500);
+    const { store } = await logOf(path, 0, 500);
+    await new Indexer(store).catchUp(500);
+    await store.close();
+    // Only the kid index is garbage: opening reads the size and the last row, which are intact.
+    const db = new Database(searchPathOf(path));
+    const root = db
+      .prepare("SELECT rootpage FROM sqlite_master WHERE name = 'search_by_kid'")
+      .pluck()
+      .get() as number;
+    db.close();
+    const file = readFileSync(searchPathOf(path));
+    const pageSize = file.readUInt16BE(16);
+    file.fill(0xa5, (root - 1) * pageSize, root * pageSize);
+    writeFileSync(searchPathOf(path), file);
+
+    const reopened = new SqliteStore(path, { mustExist: true });
+    expect(reopened.searchNotices).toEqual([]);
+    const query = { equals: { kid: logged[3]!.kid }, limit: 1000 };
+    await expect(reopened.search(query)).rejects.toThrow('is damaged: moved to');
+    expect(existsSync(`${searchPathOf(path)}.damaged`)).toBe(true);
+    expect(await reopened.indexedSize()).toBe(0);
+    await new Indexer(reopened).catchUp(500);
+    const page = await reopened.search(query);
+    expect(page.indexes).toEqual(logged.flatMap((d, i) => (d.kid === logged[3]!.kid ? [i] : [])));
+    await reopened.close();
+  });
 });
 
 describe('search database file', () => {
@@ -228,7 +258,9 @@ describe('search database file', () => {
     expect(index.indexedSize()).toBe(0);
     expect(statSync(path).size).toBeLessThan(before / 10);
     index.addRows(rowsOf(0, 10), 10);
-    expect(index.search({ equals: { kid: decisions(3, 1)[0]!.kid }, limit: 10 }).indexes).toContain(3);
+    expect(index.search({ equals: { kid: decisions(3, 1)[0]!.kid }, limit: 10 }).indexes).toContain(
+      3,
+    );
     index.close();
   });
 
