@@ -137,18 +137,18 @@ function parseSeconds(value: string | undefined, quick: boolean): number {
   return seconds;
 }
 
-/** Parses a whole number option of at least `min`; `what` names its unit in the error. */
+/** Parses a whole number option of at least `min`; `unit` names what it counts in the error. */
 function parseCount(
   option: string,
   value: string | undefined,
   fallback: number,
   min: number,
-  what: string,
+  unit: string,
 ): number {
   if (value === undefined) return fallback;
   const count = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(count) || count < min) {
-    throw new Error(`${option} ${value}: expected a whole number of ${what}, at least ${min}`);
+    throw new Error(`${option} ${value}: expected a whole number of ${unit}, at least ${min}`);
   }
   return count;
 }
