@@ -548,8 +548,16 @@ function writeJson(
   writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
 }
 
+/** An invalid command line: printed without a stack trace, exit code 2. */
+class UsageError extends Error {}
+
 async function main(args: string[]): Promise<void> {
-  const options = parseOptions(args);
+  let options: Options;
+  try {
+    options = parseOptions(args);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
   cleanUpOnExit();
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
   const mode = modeOf(options);
@@ -578,6 +586,11 @@ try {
   await main(process.argv.slice(2));
 } catch (err) {
   removeAll();
-  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  process.exitCode = 1;
+  if (err instanceof UsageError) {
+    console.error(`bench: ${err.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exitCode = 1;
+  }
 }
