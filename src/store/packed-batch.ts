@@ -27,20 +27,20 @@ export interface PackedBatch {
 export function packBatch(batch: Batch): { packed: PackedBatch; transfer: ArrayBuffer[] } {
   const { entries } = batch;
   let size = 0;
-  for (const e of entries) size += e.data.length;
+  for (const entry of entries) size += entry.data.length;
   const data = new Uint8Array(size);
   const ends = new Float64Array(entries.length);
   const indexes = new Float64Array(entries.length);
   const validators = new Array<string>(entries.length);
   const ids = new Array<string>(entries.length);
   let end = 0;
-  entries.forEach((e, i) => {
-    data.set(e.data, end);
-    end += e.data.length;
+  entries.forEach((entry, i) => {
+    data.set(entry.data, end);
+    end += entry.data.length;
     ends[i] = end;
-    indexes[i] = e.index;
-    validators[i] = e.validator;
-    ids[i] = e.id;
+    indexes[i] = entry.index;
+    validators[i] = entry.validator;
+    ids[i] = entry.id;
   });
   const { prevSize, tiles, checkpoint } = batch;
   return {

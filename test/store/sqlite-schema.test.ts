@@ -55,6 +55,23 @@ function newDir(): string {
   return dir;
 }
 
+/** Opens a new indexed log of 500 decisions, closes it, and returns its path and leaf hashes. */
+async function indexedLog() {
+  const path = join(newDir(), 'declog.db');
+  const { store, hashes } = await logOf(path, 0, 500);
+  await new Indexer(store).catchUp(500);
+  await store.close();
+  return { path, hashes };
+}
+
+/** Overwrites the search database's pages from `first` (counted from 1) up to `end`, or to the end of the file. */
+function damagePages(logPath: string, first: number, end?: number): void {
+  const file = readFileSync(searchPathOf(logPath));
+  const pageSize = file.readUInt16BE(16);
+  file.fill(0xa5, (first - 1) * pageSize, end === undefined ? undefined : (end - 1) * pageSize);
+  writeFileSync(searchPathOf(logPath), file);
+}
+
 describe('SQLite schema', () => {
   it('moves the search index out of a version 1 log', async () => {
     const path = join(newDir(), 'declog.db');
@@ -152,16 +169,10 @@ describe('SQLite schema', () => {
   });
 
   it('sets aside damaged rows at open', async () => {
-    const path = join(newDir(), 'declog.db');
-    const { store, hashes } = await logOf(path, 0, 500);
-    await new Indexer(store).catchUp(500);
-    await store.close();
+    const { path, hashes } = await indexedLog();
     // Page 1 contains the header and the schema, and page 2 the meta table. So the
     // file opens and reports its size, but every page of rows and indexes is garbage.
-    const file = readFileSync(searchPathOf(path));
-    const pageSize = file.readUInt16BE(16);
-    file.fill(0xa5, 2 * pageSize);
-    writeFileSync(searchPathOf(path), file);
+    damagePages(path, 3);
 
     const reopened = new SqliteStore(path, { mustExist: true });
     expect(existsSync(`${searchPathOf(path)}.damaged`)).toBe(true);
@@ -173,11 +184,8 @@ describe('SQLite schema', () => {
   });
 
   it('sets aside damage a search finds', async () => {
-    const path = join(newDir(), 'declog.db');
     const logged = decisions(0, 500);
-    const { store } = await logOf(path, 0, 500);
-    await new Indexer(store).catchUp(500);
-    await store.close();
+    const { path } = await indexedLog();
     // Only the kid index is garbage: opening reads the size and the last row, which are intact.
     const db = new Database(searchPathOf(path));
     const root = db
@@ -185,10 +193,7 @@ describe('SQLite schema', () => {
       .pluck()
       .get() as number;
     db.close();
-    const file = readFileSync(searchPathOf(path));
-    const pageSize = file.readUInt16BE(16);
-    file.fill(0xa5, (root - 1) * pageSize, root * pageSize);
-    writeFileSync(searchPathOf(path), file);
+    damagePages(path, root, root + 1);
 
     const reopened = new SqliteStore(path, { mustExist: true });
     expect(reopened.searchNotices).toEqual([]);
@@ -239,7 +244,7 @@ describe('search database file', () => {
     writer.close();
   });
 
-  it('empties a version 1 file and returns its pages', () => {
+  it('empties and compacts a version 1 file', () => {
     const path = join(newDir(), 'declog-search.db');
     const db = new Database(path);
     db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -264,7 +269,7 @@ describe('search database file', () => {
     index.close();
   });
 
-  it('finds leaf hashes in every segment of 65,536 entries', () => {
+  it('finds leaf hashes in every segment', () => {
     const path = join(newDir(), 'declog-search.db');
     const index = new SqliteSearchIndex(path);
     const count = 2 ** 16 + 100;
@@ -280,7 +285,7 @@ describe('search database file', () => {
     index.close();
   });
 
-  it('forgets term IDs when another connection clears the index', () => {
+  it('forgets term IDs after another clear', () => {
     const path = join(newDir(), 'declog-search.db');
     const [a, b] = [new SqliteSearchIndex(path), new SqliteSearchIndex(path)];
     const first = decisions(0, 2);
@@ -297,7 +302,7 @@ describe('search database file', () => {
     b.close();
   });
 
-  it('forgets term IDs added in a transaction that failed', () => {
+  it('forgets term IDs of a failed transaction', () => {
     const path = join(newDir(), 'declog-search.db');
     const index = new SqliteSearchIndex(path);
     const [d0, d1] = decisions(0, 2);
